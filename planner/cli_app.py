@@ -1,0 +1,103 @@
+"""The CLI's group, its shared state and its error handling.
+
+Every ``PlannerError`` becomes one line ``Error: …`` and exit status 2; the database is
+left as it was because every change runs in one transaction. Commands live in the
+``cli_*`` modules; ``planner.cli`` puts them together.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from planner.clock import Clock, SystemClock
+from planner.config import Settings, load_settings
+from planner.errors import PlannerError
+from planner.service import Planner
+from planner.store import Store, open_database
+
+
+class UserError(click.ClickException):
+    """A user's mistake: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+class PlannerGroup(click.Group):
+    """Turns the planner's errors into one clear line wherever they are raised."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PlannerError as exc:
+            raise UserError(str(exc)) from None
+
+
+@dataclass
+class App:
+    """What every command needs, opened lazily so ``--help`` never touches a database."""
+
+    config_path: str | None = None
+    db_path: str | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    actor: str = "cli"
+    _settings: Settings | None = None
+    _planner: Planner | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    @property
+    def planner(self) -> Planner:
+        if self._planner is None:
+            path = Path(self.db_path) if self.db_path else self.settings.database
+            store = Store(open_database(path))
+            self._planner = Planner(store, self.settings, self.clock, self.actor)
+        return self._planner
+
+    @property
+    def store(self) -> Store:
+        return self.planner.store
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@click.group(cls=PlannerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="PLANNER_CONFIG", metavar="PATH",
+              help="Configuration file (TOML). Default: built-in settings, see "
+                   "config.example.toml. Also read from PLANNER_CONFIG.")
+@click.option("--db", "db_path", envvar="PLANNER_DB", metavar="PATH",
+              help="SQLite database file. Default: [database] path in the config, "
+                   "planner.db. Also read from PLANNER_DB.")
+@click.version_option(package_name="ank-planner")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, db_path: str | None) -> None:
+    """Plan ANK cell-therapy courses, keep them in SQLite and export calendars.
+
+    \b
+    Example:
+      planner init
+      planner patient add "山田 太郎" --lang ja --mrn 12345
+      planner plan 1 --first-infusion 2026-12-07
+      planner show 1
+    """
+    app = ctx.ensure_object(App)
+    app.config_path = config_path if config_path is not None else app.config_path
+    app.db_path = db_path if db_path is not None else app.db_path
+    if app.actor == "cli":
+        app.actor = _actor()

@@ -1,0 +1,135 @@
+"""CLI: plan a course, show it, and the clinic's agenda."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import click
+
+from planner.cli_app import App, cli, pass_app
+from planner.cli_people import json_option
+from planner.cli_types import ISO_DATE
+from planner.errors import InputError
+from planner.model import AUDIENCES, StoredEvent
+from planner.output import EVENT_HEADERS, echo_json, echo_table, event_json, event_row
+
+
+@cli.command()
+@click.argument("patient_id", type=int)
+@click.option("--first-infusion", type=ISO_DATE, help="Date of the first infusion.")
+@click.option("--collection", type=ISO_DATE, help="Date of the lymphocyte collection.")
+@click.option("--protocol", "protocol_name", metavar="NAME",
+              help="Protocol from the config (default: default_protocol).")
+@json_option
+@pass_app
+def plan(app: App, patient_id: int, first_infusion: date | None, collection: date | None,
+         protocol_name: str | None, as_json: bool) -> None:
+    """Plan a whole course from its first infusion or from its collection.
+
+    Every event lands on an open day within clinic hours and capacity; when that is not
+    possible nothing is stored and the nearest start that would work is suggested.
+
+    \b
+    Examples:
+      planner plan 1 --first-infusion 2026-12-07
+      planner plan 1 --collection 2026-11-16 --protocol ank
+    """
+    if (first_infusion is None) == (collection is None):
+        raise InputError("give exactly one of --first-infusion and --collection")
+    planner = app.planner
+    course_id, course_plan = planner.plan(patient_id, first_infusion=first_infusion,
+                                          collection=collection, protocol_name=protocol_name)
+    events = app.store.events_of(course_id)
+    if as_json:
+        echo_json({"course_id": course_id, "notes": list(course_plan.notes),
+                   "events": [event_json(e, planner.tz, planner.now()) for e in events]})
+        return
+    click.echo(f"Course {course_id} planned for patient {patient_id}.")
+    for note in course_plan.notes:
+        click.echo(f"Note: {note}")
+    _echo_events(app, events)
+
+
+def _echo_events(app: App, events: list[StoredEvent]) -> None:
+    planner = app.planner
+    now = planner.now()
+    echo_table((event_row(e, planner.tz, now) for e in events), EVENT_HEADERS)
+
+
+@cli.command()
+@click.argument("patient_id", type=int, required=False)
+@click.option("--course", "course_id", type=int, help="Show one course instead of a patient.")
+@json_option
+@pass_app
+def show(app: App, patient_id: int | None, course_id: int | None, as_json: bool) -> None:
+    """Show the events of a patient's courses, or of one course.
+
+    \b
+    Examples:
+      planner show 1
+      planner show --course 3 --json
+    """
+    if (patient_id is None) == (course_id is None):
+        raise InputError("give a PATIENT_ID or --course ID (one of them)")
+    store, planner = app.store, app.planner
+    courses = [store.course(course_id)] if course_id else store.courses_of(patient_id or 0)
+    if as_json:
+        echo_json([{**c, "protocol_snapshot": None,
+                    "events": [event_json(e, planner.tz, planner.now())
+                               for e in store.events_of(c["id"])]} for c in courses])
+        return
+    if not courses:
+        click.echo("No courses planned.")
+    for course in courses:
+        patient = store.patient(course["patient_id"])
+        click.echo(f"Course {course['id']} — {patient['name']} (patient {patient['id']}), "
+                   f"{course['protocol']}, {course['status']}")
+        _echo_events(app, store.events_of(course["id"]))
+        click.echo("")
+
+
+@cli.command()
+@click.option("--from", "first", type=ISO_DATE, help="First day (default: today).")
+@click.option("--to", "last", type=ISO_DATE, help="Last day (default: 7 days from the first).")
+@click.option("--role", type=click.Choice(AUDIENCES),
+              help="Only events this role takes part in.")
+@json_option
+@pass_app
+def agenda(app: App, first: date | None, last: date | None, role: str | None,
+           as_json: bool) -> None:
+    """The clinic's events day by day, with the patient.
+
+    \b
+    Examples:
+      planner agenda --from 2026-12-07 --to 2026-12-13 --role lab
+      planner agenda --json
+    """
+    planner = app.planner
+    first = first or planner.now().date()
+    last = last or first + timedelta(days=6)
+    if last < first:
+        raise InputError(f"--to: {last} is before --from {first}")
+    rows = planner.agenda(first, last, role)
+    if as_json:
+        echo_json([_agenda_json(r, planner.tz) for r in rows])
+        return
+    echo_table(
+        ((r["id"], f"{_local(r['start'], planner.tz):%Y-%m-%d %a %H:%M}", r["kind"], r["seq"],
+          f"{r['patient_name']} (#{r['patient_id']})", r["course_id"], r["status"])
+         for r in rows),
+        ("event", "when", "kind", "#", "patient", "course", "status"),
+    )
+
+
+def _local(text: str, tz: object) -> datetime:
+    return datetime.fromisoformat(text).astimezone(tz)  # type: ignore[arg-type]
+
+
+def _agenda_json(row: dict[str, object], tz: object) -> dict[str, object]:
+    keys = ("id", "uid", "course_id", "kind", "seq", "status", "revision", "patient_id",
+            "patient_name")
+    data = {k: row[k] for k in keys}
+    data["start"] = _local(str(row["start"]), tz).isoformat()
+    data["end"] = _local(str(row["end"]), tz).isoformat()
+    data["lab_attention"] = bool(row["lab_attention"])
+    return data

@@ -1,0 +1,136 @@
+"""CLI: calendar export, backup, and the demo."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+
+from planner.cli_app import App, cli, pass_app
+from planner.errors import InputError, PlanningError
+from planner.model import STAFF_ROLES
+from planner.monthview import day_marks, render_months
+from planner.output import EVENT_HEADERS, echo_table, event_row
+from planner.texts import event_title, format_when, patient_description
+
+
+@cli.command()
+@click.option("--patient", "patient_id", type=int, help="One patient's calendar (their words).")
+@click.option("--course", "course_id", type=int, help="One course, as the patient sees it.")
+@click.option("--role", type=click.Choice(STAFF_ROLES), help="A staff role's calendar.")
+@click.option("--all", "everything", is_flag=True, help="The whole clinic (staff view).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_app
+def export(app: App, patient_id: int | None, course_id: int | None, role: str | None,
+           everything: bool, output: Path | None) -> None:
+    """Export an RFC 5545 calendar (.ics) to import into Google, Outlook, Apple, Thunderbird.
+
+    UIDs stay the same across exports and SEQUENCE rises with every change, so a second
+    import updates events instead of duplicating them. Staff calendars show patients as
+    the config's [export] staff_names says (full, initials or id).
+
+    \b
+    Examples:
+      planner export --patient 1 -o yamada.ics
+      planner export --role lab -o lab.ics
+      planner export --all > clinic.ics
+    """
+    chosen = [x for x in (patient_id, course_id, role, everything or None) if x is not None]
+    if len(chosen) != 1:
+        raise InputError("give exactly one of --patient, --course, --role and --all")
+    data = app.planner.export(patient_id=patient_id, course_id=course_id, role=role)
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    output.write_bytes(data)
+    click.echo(f"Wrote {output} ({data.count(b'BEGIN:VEVENT')} events)", err=True)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def backup(app: App, file: Path) -> None:
+    """Write a consistent copy of the database, safe while the bot is running.
+
+    \b
+    Example:
+      planner backup backups/planner-2026-12-07.db
+    """
+    app.store.backup(file)
+    click.echo(f"Backup written: {file}")
+
+
+DEMO_PATIENT = "山田 太郎"
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("ank-demo.ics"), show_default=True,
+              help="Where to write the demo calendar.")
+@click.pass_context
+def demo(ctx: click.Context, output: Path) -> None:
+    """Plan a sample course (an 81-year-old patient, eight infusions) and show it.
+
+    Needs no token and no set-up: without --db it uses a temporary database.
+
+    \b
+    Example:
+      planner demo -o demo.ics
+    """
+    app = ctx.find_object(App)
+    assert app is not None
+    with tempfile.TemporaryDirectory() as scratch:
+        if not app.db_path:
+            app.db_path = str(Path(scratch) / "demo.db")
+        _run_demo(app, output)
+        app._planner = None
+
+
+def _run_demo(app: App, output: Path) -> None:
+    planner, store = app.planner, app.store
+    patient = store.add_patient(DEMO_PATIENT, "ja", None, app.actor, planner.now())
+    store.add_staff("佐藤 花子", "nurse", app.actor, planner.now())
+    course_id = _plan_sample(app, patient["id"])
+    events = store.events_of(course_id)
+    click.echo(f"Demo: {DEMO_PATIENT} (81), course {course_id}, protocol "
+               f"{app.settings.default_protocol}\n")
+    echo_table((event_row(e, planner.tz, planner.now()) for e in events), EVENT_HEADERS)
+    visible = [e for e in events if e.kind != "cell_delivery"]
+    local = [e.start.astimezone(planner.tz) for e in visible]
+    click.echo("")
+    click.echo(render_months(
+        day_marks(((_Dated(e.kind, e.seq, s)) for e, s in zip(visible, local, strict=True)),
+                  "ja"),
+        lang="ja", closed=planner.calendar.closed_reason, first=min(local).date(),
+        last=max(local).date()))
+    first = next(e for e in events if e.kind == "infusion")
+    click.echo("What the patient reads about the first infusion:")
+    click.echo(f"  {format_when(first.start.astimezone(planner.tz), 'ja')}  "
+               f"{event_title('infusion', 1, 8, 'ja')}")
+    for line in patient_description("infusion", 1, 8, "ja").splitlines()[1:]:
+        click.echo(f"  {line}")
+    output.write_bytes(planner.export(patient_id=patient["id"]))
+    click.echo(f"\nCalendar written to {output}: import it into Google Calendar, Outlook, "
+               "Apple Calendar or Thunderbird.")
+
+
+class _Dated:
+    def __init__(self, kind: str, seq: int, start: object) -> None:
+        self.kind, self.seq, self.start = kind, seq, start
+
+
+def _plan_sample(app: App, patient_id: int) -> int:
+    """The first Monday four weeks ahead that has room, so the collection is still ahead."""
+    today = app.planner.now().date()
+    monday = today + timedelta(days=28 + (7 - today.weekday()) % 7)
+    for week in range(12):
+        start: date = monday + timedelta(weeks=week)
+        try:
+            course_id, _ = app.planner.plan(patient_id, first_infusion=start)
+            return course_id
+        except PlanningError:
+            continue
+    raise PlanningError("demo", "no week in the next three months fits the sample course")

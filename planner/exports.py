@@ -1,0 +1,108 @@
+"""Stored events -> calendar entries for a patient, a course, a staff role or the clinic.
+
+Decides what each audience sees and how it is worded: a patient's calendar holds only
+the events the patient attends, titled and described in the patient's language with the
+instructions; a staff calendar holds the events of the role, titled in the staff language
+with the patient shown as the clinic's privacy setting says (full name, initials or id).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from planner.config import ExportSettings, parse_protocol
+from planner.ics import CalendarEntry
+from planner.model import INFUSION, Protocol
+from planner.texts import event_title, initials, patient_description, staff_description
+
+STAFF_VIEW = "staff"
+PATIENT_VIEW = "patient"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a calendar is for: the patient (in their language) or a staff role (or all)."""
+
+    view: str
+    role: str | None = None
+
+
+def patient_label(row: dict[str, Any], privacy: str) -> str:
+    """How a staff calendar names the patient: ``full``, ``initials`` or ``id``."""
+    if privacy == "full":
+        return f"{row['patient_name']} (#{row['patient_id']})"
+    if privacy == "initials":
+        return f"{initials(row['patient_name'])} (#{row['patient_id']})"
+    return f"#{row['patient_id']}"
+
+
+class SnapshotProtocols:
+    """Parses each course's protocol snapshot once per export."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Protocol] = {}
+
+    def get(self, snapshot: str) -> Protocol:
+        if snapshot not in self._cache:
+            self._cache[snapshot] = parse_protocol("snapshot", json.loads(snapshot), "course")
+        return self._cache[snapshot]
+
+
+def audience_of(protocol: Protocol, kind: str) -> tuple[str, ...]:
+    if kind == INFUSION:
+        return protocol.infusion_audience
+    for step in protocol.steps:
+        if step.kind == kind:
+            return step.audience
+    return ()
+
+
+def entries(rows: Iterable[dict[str, Any]], audience: Audience, settings: ExportSettings,
+            timezone: str, totals: dict[int, int]) -> list[CalendarEntry]:
+    """Calendar entries for ``audience`` from export rows (``Store.export_rows``).
+
+    ``totals`` maps a course id to its number of infusions, for "3/8" in titles.
+    """
+    protocols = SnapshotProtocols()
+    tz = ZoneInfo(timezone)
+    result = []
+    for row in rows:
+        protocol = protocols.get(row["protocol_snapshot"])
+        who = audience_of(protocol, row["kind"])
+        wanted = "patient" if audience.view == PATIENT_VIEW else audience.role
+        if wanted is not None and wanted not in who:
+            continue
+        result.append(_entry(row, audience, settings, tz, totals.get(row["course_id"], 0)))
+    return result
+
+
+def _entry(row: dict[str, Any], audience: Audience, settings: ExportSettings, tz: ZoneInfo,
+           total: int) -> CalendarEntry:
+    kind, seq = row["kind"], row["seq"]
+    if audience.view == PATIENT_VIEW:
+        lang = row["patient_lang"]
+        summary = event_title(kind, seq, total, lang)
+        description = patient_description(kind, seq, total, lang)
+    else:
+        lang = settings.staff_language
+        label = patient_label(row, settings.staff_names)
+        summary = f"{event_title(kind, seq, total, lang)} — {label}"
+        description = staff_description(kind, seq, total, lang, label)
+    if row["status"] == "missed":
+        description += "\n(missed)" if lang == "en" else "\n(欠席)"
+    return CalendarEntry(
+        uid=row["uid"],
+        start=datetime.fromisoformat(row["start"]).astimezone(tz),
+        end=datetime.fromisoformat(row["end"]).astimezone(tz),
+        summary=summary,
+        description=description,
+        sequence=row["revision"],
+        cancelled=row["status"] != "scheduled",
+        stamp=datetime.fromisoformat(row["updated_at"]),
+        categories=(kind,),
+    )

@@ -1,0 +1,138 @@
+"""Frozen records the planner works with: what a protocol and a clinic are, what an event is.
+
+Everything here is plain data. Dates are ``datetime.date``; instants are timezone-aware
+``datetime`` values in the clinic's zone. Nothing here reads the clock or the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from enum import StrEnum
+
+INFUSION = "infusion"
+
+
+class Anchor(StrEnum):
+    """Which infusion a step is anchored to."""
+
+    FIRST = "first_infusion"
+    EACH = "each_infusion"
+    LAST = "last_infusion"
+
+
+class Status(StrEnum):
+    """Stored state of an event. ``done`` is derived: a scheduled event that has ended."""
+
+    SCHEDULED = "scheduled"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+AUDIENCES = ("patient", "family", "doctor", "nurse", "reception", "lab")
+STAFF_ROLES = ("doctor", "nurse", "reception", "lab")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step anchored to infusions, e.g. the collection 21 days before the first one.
+
+    Either ``time`` is set and the step lands ``offset_days`` from its infusion's date at that
+    clock time, searching ``window_days`` (inclusive, relative to the infusion date) for an
+    open day when the preferred one is closed or full; or ``time`` is None and the step starts
+    ``offset_minutes`` from the infusion's start on the same day (the pre-infusion blood test).
+    """
+
+    kind: str
+    anchor: Anchor
+    minutes: int
+    audience: tuple[str, ...]
+    offset_days: int = 0
+    window_days: tuple[int, int] = (0, 0)
+    time: time | None = None
+    offset_minutes: int = 0
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One course type: how many infusions, their rhythm and the steps around them."""
+
+    name: str
+    infusions: int = 8
+    per_week: int = 2
+    gap_days: tuple[int, int] = (2, 5)
+    weekday_pairs: tuple[tuple[int, ...], ...] = ((0, 3), (1, 4), (2, 5))
+    infusion_time: time = time(10, 0)
+    infusion_minutes: int = 60
+    infusion_audience: tuple[str, ...] = ("patient", "nurse", "doctor")
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """Where and when the clinic works. Weekdays are 0 = Monday … 6 = Sunday."""
+
+    name: str = "ANK clinic"
+    timezone: str = "Asia/Tokyo"
+    open_weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4, 5})
+    opens: time = time(9, 0)
+    closes: time = time(18, 0)
+    holiday_country: str | None = "JP"
+    year_end_closure: tuple[tuple[int, int], tuple[int, int]] | None = ((12, 29), (1, 3))
+    closed_dates: frozenset[date] = frozenset()
+    infusion_chairs: int = 3
+    collections_per_day: int = 2
+    lab_notice_days: int = 2
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    """One dated event of a course as the planner places it.
+
+    ``seq`` is the infusion number for infusions and the infusion a step belongs to for
+    anchored steps (0 for the collection, which belongs to the course as a whole).
+    """
+
+    kind: str
+    seq: int
+    start: datetime
+    end: datetime
+    status: Status = Status.SCHEDULED
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.kind, self.seq)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as kept in the store: a planned event with identity, state and revision."""
+
+    id: int
+    uid: str
+    course_id: int
+    kind: str
+    seq: int
+    start: datetime
+    end: datetime
+    status: Status
+    revision: int
+    updated_at: datetime
+    lab_attention: bool = False
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.kind, self.seq)
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """What other courses already use, so a plan stays within capacity.
+
+    ``infusions`` maps a date to the (start, end) intervals already booked that day;
+    ``collections`` maps a date to the number of collections booked.
+    """
+
+    infusions: dict[date, tuple[tuple[datetime, datetime], ...]] = field(default_factory=dict)
+    collections: dict[date, int] = field(default_factory=dict)

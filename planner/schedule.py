@@ -1,0 +1,440 @@
+"""Plan a course from either end: dates in, events out.
+
+``plan_course`` places the infusions on the protocol's preferred weekday pair (Mon/Thu,
+Tue/Fri, Wed/Sat), keeps every gap between consecutive infusions inside the protocol's
+range, and hangs the anchored steps (collection, blood tests, cell deliveries, follow-up)
+on them. When a preferred day is closed or full, the nearest day that keeps every rule
+wins (a later day wins a tie). When nothing fits, ``PlanningError`` names the rule, the
+date and the reason and suggests the nearest start that would work.
+
+The search is a depth-first walk over the few days each gap allows, with failed
+(infusion, previous day) states remembered, so a course crossing a long closure fails
+fast instead of trying every combination. Same inputs, same plan: there is no randomness
+and candidates are always tried in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from planner.calendar import ClinicCalendar
+from planner.errors import PlanningError
+from planner.model import INFUSION, Anchor, Occupancy, PlannedEvent, Protocol, Step
+
+MOVE_LIMIT_DAYS = 3
+SUGGEST_LIMIT_DAYS = 120
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The events of one course, in time order, and notes on what had to move."""
+
+    events: tuple[PlannedEvent, ...]
+    notes: tuple[str, ...] = ()
+
+    def infusions(self) -> list[PlannedEvent]:
+        return [e for e in self.events if e.kind == INFUSION]
+
+
+@dataclass
+class _Failure:
+    """The failure that got furthest into the course: the most useful one to report."""
+
+    depth: int = -1
+    rule: str = ""
+    reason: str = ""
+
+    def record(self, depth: int, rule: str, reason: str) -> None:
+        if depth > self.depth:
+            self.depth, self.rule, self.reason = depth, rule, reason
+
+    def error(self, suggestion: str | None = None) -> PlanningError:
+        return PlanningError(self.rule or "plan", self.reason or "no plan fits", suggestion)
+
+
+def _later_first(target: date, days: Iterable[date]) -> list[date]:
+    """Order days by distance from ``target``; a later day wins a tie."""
+    return sorted(days, key=lambda d: (abs((d - target).days), -(d.toordinal())))
+
+
+def _span(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+@dataclass
+class Placer:
+    """Places infusions and their steps on open days within capacity.
+
+    Holds the search state of one planning call; build a new one per call.
+    """
+
+    protocol: Protocol
+    calendar: ClinicCalendar
+    occupancy: Occupancy = field(default_factory=Occupancy)
+    failure: _Failure = field(default_factory=_Failure)
+    _dead: set[tuple[int, tuple[date, ...]]] = field(default_factory=set)
+
+    # -- single events -------------------------------------------------------------------
+
+    def infusion_on(self, day: date, seq: int) -> list[PlannedEvent] | None:
+        """The infusion ``seq`` on ``day`` with its per-infusion steps, or None if it won't fit."""
+        if not self._open(day, seq, f"infusion {seq}"):
+            return None
+        start = self._free_slot(day, seq)
+        if start is None:
+            return None
+        infusion = PlannedEvent(
+            INFUSION, seq, start, start + timedelta(minutes=self.protocol.infusion_minutes)
+        )
+        events = [infusion]
+        for step in self.protocol.steps:
+            if step.anchor is Anchor.EACH:
+                placed = self.step_for(step, infusion, seq)
+                if placed is None:
+                    return None
+                events.append(placed)
+        return events
+
+    def _open(self, day: date, depth: int, what: str) -> bool:
+        reason = self.calendar.closed_reason(day)
+        if reason is not None:
+            self.failure.record(depth, "clinic.calendar", f"{what} on {day:%Y-%m-%d}: {reason}")
+        return reason is None
+
+    def _free_slot(self, day: date, seq: int) -> datetime | None:
+        """The first infusion start on ``day`` that fits clinic hours and a free chair."""
+        length = timedelta(minutes=self.protocol.infusion_minutes)
+        booked = self.occupancy.infusions.get(day, ())
+        chairs = self.calendar.clinic.infusion_chairs
+        for start in self._slot_times(day):
+            end = start + length
+            if not self._same_day_steps_fit(start):
+                continue
+            overlapping = sum(1 for b_start, b_end in booked if b_start < end and start < b_end)
+            if overlapping < chairs:
+                return start
+        self.failure.record(
+            seq,
+            "clinic.capacity",
+            f"infusion {seq} on {day:%Y-%m-%d}: all {chairs} infusion chairs are taken "
+            f"in every slot within {self.calendar.hours_label}",
+        )
+        return None
+
+    def _slot_times(self, day: date) -> list[datetime]:
+        """Slots of one infusion length: the protocol's time first, then later, then earlier."""
+        length = timedelta(minutes=self.protocol.infusion_minutes)
+        preferred = self.calendar.at(day, self.protocol.infusion_time)
+        opens = self.calendar.at(day, self.calendar.clinic.opens)
+        closes = self.calendar.at(day, self.calendar.clinic.closes)
+        later = []
+        slot = preferred
+        while slot + length <= closes:
+            later.append(slot)
+            slot += length
+        earlier = []
+        slot = preferred - length
+        while slot >= opens:
+            earlier.append(slot)
+            slot -= length
+        return later + earlier
+
+    def _same_day_steps_fit(self, start: datetime) -> bool:
+        first = min([0] + [s.offset_minutes for s in self._minute_steps()])
+        last = max(
+            [self.protocol.infusion_minutes]
+            + [s.offset_minutes + s.minutes for s in self._minute_steps()]
+        )
+        return self.calendar.within_hours(
+            start + timedelta(minutes=first), start + timedelta(minutes=last)
+        )
+
+    def _minute_steps(self) -> list[Step]:
+        return [s for s in self.protocol.steps if s.time is None and s.anchor is Anchor.EACH]
+
+    def step_for(self, step: Step, infusion: PlannedEvent, seq: int) -> PlannedEvent | None:
+        """Place ``step`` for its anchor infusion, or None (with the reason recorded)."""
+        owner = infusion.seq
+        if step.time is None:
+            start = infusion.start + timedelta(minutes=step.offset_minutes)
+            return PlannedEvent(step.kind, owner, start, start + timedelta(minutes=step.minutes))
+        anchor_day = infusion.start.date()
+        target = anchor_day + timedelta(days=step.offset_days)
+        low, high = step.window_days
+        window = _span(anchor_day + timedelta(days=low), anchor_day + timedelta(days=high))
+        for day in _later_first(target, window):
+            placed = self.step_on(step, day, owner)
+            if placed is not None:
+                return placed
+        self.failure.record(
+            seq,
+            f"steps.{step.kind}.window_days",
+            f"no open day for the {step.kind.replace('_', ' ')} between "
+            f"{window[0]:%Y-%m-%d} and {window[-1]:%Y-%m-%d} "
+            f"({low:+d} to {high:+d} days from infusion {infusion.seq} on {anchor_day:%Y-%m-%d})",
+        )
+        return None
+
+    def step_on(self, step: Step, day: date, owner: int) -> PlannedEvent | None:
+        """``step`` on exactly ``day`` at its time, or None when closed, out of hours or full."""
+        assert step.time is not None
+        if self.calendar.closed_reason(day) is not None:
+            return None
+        start = self.calendar.at(day, step.time)
+        end = start + timedelta(minutes=step.minutes)
+        if not self.calendar.within_hours(start, end):
+            return None
+        if step.kind == "collection":
+            booked = self.occupancy.collections.get(day, 0)
+            if booked >= self.calendar.clinic.collections_per_day:
+                return None
+        return PlannedEvent(step.kind, owner, start, end)
+
+    # -- series of infusions -------------------------------------------------------------
+
+    def ideal_days(self, first: date, first_seq: int, last_seq: int) -> dict[int, date]:
+        """The rhythm's preferred date for every infusion, from the first one's weekday."""
+        weekdays = self._weekday_set(first.weekday())
+        ideal = {first_seq: first}
+        day = first
+        for seq in range(first_seq + 1, last_seq + 1):
+            if weekdays:
+                day = next(
+                    day + timedelta(days=i) for i in range(1, 8)
+                    if (day + timedelta(days=i)).weekday() in weekdays
+                )
+            else:
+                step = 7 // self.protocol.per_week + (1 if seq % 2 == 0 else 0)
+                day = day + timedelta(days=step)
+            ideal[seq] = day
+        return ideal
+
+    def _weekday_set(self, weekday: int) -> tuple[int, ...]:
+        for pair in self.protocol.weekday_pairs:
+            if weekday in pair:
+                return pair
+        return ()
+
+    def _keeps_weekly_rhythm(self, day: date, seq: int, placed_days: tuple[date, ...]) -> bool:
+        """At most ``per_week`` infusions in one calendar week (Monday to Sunday)."""
+        week = day.isocalendar()[:2]
+        in_week = sum(1 for d in placed_days if d.isocalendar()[:2] == week)
+        if in_week < self.protocol.per_week:
+            return True
+        self.failure.record(
+            seq - 1,
+            "protocol.per_week",
+            f"infusion {seq} on {day:%Y-%m-%d} would be infusion number {in_week + 1} in the "
+            f"week of {day - timedelta(days=day.weekday()):%Y-%m-%d}; the protocol allows "
+            f"{self.protocol.per_week}",
+        )
+        return False
+
+    def series(
+        self,
+        seq: int,
+        previous: date,
+        ideal: dict[int, date],
+        last_seq: int,
+        placed_days: tuple[date, ...] = (),
+    ) -> list[PlannedEvent] | None:
+        """Infusions ``seq``..``last_seq`` after an infusion on ``previous``, or None.
+
+        ``placed_days`` are the infusion days of the last week, for the weekly rhythm.
+        """
+        if seq > last_seq:
+            return []
+        placed_days = tuple(d for d in (*placed_days, previous) if (previous - d).days < 7)
+        state = (seq, placed_days)
+        if state in self._dead:
+            return None
+        low, high = self.protocol.gap_days
+        window = _span(previous + timedelta(days=low), previous + timedelta(days=high))
+        for day in _later_first(ideal[seq], window):
+            if not self._keeps_weekly_rhythm(day, seq, placed_days):
+                continue
+            placed = self.infusion_on(day, seq)
+            if placed is None:
+                continue
+            rest = self.series(seq + 1, day, ideal, last_seq, placed_days)
+            if rest is not None:
+                return placed + rest
+        self._dead.add(state)
+        self.failure.record(
+            seq - 1,
+            "protocol.gap_days",
+            f"no day for infusion {seq} between {window[0]:%Y-%m-%d} and "
+            f"{window[-1]:%Y-%m-%d} ({low}–{high} days after infusion {seq - 1} on "
+            f"{previous:%Y-%m-%d}) keeps every rule",
+        )
+        return None
+
+    def last_steps(self, events: list[PlannedEvent]) -> list[PlannedEvent] | None:
+        """Steps anchored to the last scheduled infusion (the follow-up)."""
+        infusions = [e for e in events if e.kind == INFUSION]
+        if not infusions:
+            return []
+        last = max(infusions, key=lambda e: e.start)
+        placed = []
+        for step in self.protocol.steps:
+            if step.anchor is Anchor.LAST:
+                event = self.step_for(step, last, last.seq)
+                if event is None:
+                    return None
+                placed.append(event)
+        return placed
+
+    def first_steps(
+        self, first: PlannedEvent, fixed: dict[str, PlannedEvent]
+    ) -> list[PlannedEvent] | None:
+        """Steps anchored to the first infusion; those in ``fixed`` keep their given date."""
+        placed = []
+        for step in self.protocol.steps:
+            if step.anchor is not Anchor.FIRST:
+                continue
+            event = fixed.get(step.kind) or self.step_for(step, first, 0)
+            if event is None:
+                return None
+            placed.append(event)
+        return placed
+
+    def course_from(
+        self, first: date, fixed: dict[str, PlannedEvent] | None = None
+    ) -> list[PlannedEvent] | None:
+        """A whole course whose first infusion is on ``first``.
+
+        ``fixed`` holds first-anchored steps whose date is already chosen (the collection
+        when planning from it); their windows were checked by the caller.
+        """
+        count = self.protocol.infusions
+        head = self.infusion_on(first, 1)
+        if head is None:
+            return None
+        steps = self.first_steps(head[0], fixed or {})
+        if steps is None:
+            return None
+        rest = self.series(2, first, self.ideal_days(first, 1, count), count)
+        if rest is None:
+            return None
+        events = steps + head + rest
+        tail = self.last_steps(events)
+        if tail is None:
+            return None
+        return sort_events(events + tail)
+
+
+def sort_events(events: Iterable[PlannedEvent]) -> list[PlannedEvent]:
+    """Time order, then kind and number, so equal instants always print the same way."""
+    return sorted(events, key=lambda e: (e.start, e.end, e.kind, e.seq))
+
+
+def _collection_step(protocol: Protocol) -> Step:
+    for step in protocol.steps:
+        if step.kind == "collection" and step.anchor is Anchor.FIRST and step.time is not None:
+            return step
+    raise PlanningError(
+        f"protocol.{protocol.name}.steps.collection",
+        "this protocol has no collection step anchored to the first infusion, "
+        "so it cannot be planned from a collection date",
+    )
+
+
+def _moved_note(what: str, wanted: date, got: date, calendar: ClinicCalendar) -> str:
+    reason = calendar.closed_reason(wanted) or "no room that day"
+    return f"{what} moved from {wanted:%Y-%m-%d} ({reason}) to {got:%Y-%m-%d}"
+
+
+_Attempt = tuple[list[PlannedEvent] | None, list[str], _Failure]
+
+
+def _plan_first(
+    protocol: Protocol, calendar: ClinicCalendar, first: date, occupancy: Occupancy
+) -> _Attempt:
+    placer = Placer(protocol, calendar, occupancy)
+    window = _span(first - timedelta(days=MOVE_LIMIT_DAYS), first + timedelta(days=MOVE_LIMIT_DAYS))
+    if calendar.is_open(first):
+        window = [first]
+    for day in _later_first(first, window):
+        events = placer.course_from(day)
+        if events is not None:
+            notes = [] if day == first else [_moved_note("first infusion", first, day, calendar)]
+            return events, notes, placer.failure
+    return None, [], placer.failure
+
+
+def _plan_collection(
+    protocol: Protocol, calendar: ClinicCalendar, collection: date, occupancy: Occupancy
+) -> _Attempt:
+    step = _collection_step(protocol)
+    placer = Placer(protocol, calendar, occupancy)
+    days = [collection]
+    if not calendar.is_open(collection):
+        days = _later_first(
+            collection,
+            _span(collection - timedelta(days=MOVE_LIMIT_DAYS),
+                  collection + timedelta(days=MOVE_LIMIT_DAYS)),
+        )
+    for day in days:
+        placed = placer.step_on(step, day, 1)
+        if placed is None:
+            reason = calendar.closed_reason(day) or "no room left for another collection"
+            placer.failure.record(0, "clinic.calendar", f"collection on {day:%Y-%m-%d}: {reason}")
+            continue
+        low, high = step.window_days
+        firsts = _span(day - timedelta(days=high), day - timedelta(days=low))
+        for first in _later_first(day - timedelta(days=step.offset_days), firsts):
+            events = placer.course_from(first, fixed={step.kind: placed})
+            if events is not None:
+                notes = [] if day == collection else [
+                    _moved_note("collection", collection, day, calendar)
+                ]
+                return events, notes, placer.failure
+    return None, [], placer.failure
+
+
+def plan_course(
+    protocol: Protocol,
+    calendar: ClinicCalendar,
+    *,
+    first_infusion: date | None = None,
+    collection: date | None = None,
+    occupancy: Occupancy | None = None,
+) -> Plan:
+    """Plan a whole course from its first infusion or from its collection date.
+
+    Exactly one of ``first_infusion`` and ``collection`` is given. A start on a closed
+    day moves to the nearest open day within three days (noted in ``Plan.notes``); a start
+    that cannot be kept raises ``PlanningError`` with the nearest start that would work.
+    """
+    if (first_infusion is None) == (collection is None):
+        raise PlanningError("plan", "give exactly one of the first infusion or the collection date")
+    occupancy = occupancy or Occupancy()
+    start = first_infusion if first_infusion is not None else collection
+    assert start is not None
+    attempt = _plan_first if first_infusion is not None else _plan_collection
+    events, notes, failure = attempt(protocol, calendar, start, occupancy)
+    if events is not None:
+        return Plan(tuple(events), tuple(notes))
+    what = "first infusion" if first_infusion is not None else "collection"
+    raise failure.error(_suggest(attempt, protocol, calendar, start, occupancy, what))
+
+
+def _suggest(
+    attempt: Callable[[Protocol, ClinicCalendar, date, Occupancy], _Attempt],
+    protocol: Protocol,
+    calendar: ClinicCalendar,
+    start: date,
+    occupancy: Occupancy,
+    what: str,
+) -> str | None:
+    """The nearest start (a later one wins a tie) from which the whole course fits."""
+    for distance in range(1, SUGGEST_LIMIT_DAYS + 1):
+        for day in (start + timedelta(days=distance), start - timedelta(days=distance)):
+            if not calendar.is_open(day):
+                continue
+            events, _, _ = attempt(protocol, calendar, day, occupancy)
+            if events is not None:
+                return f"the nearest {what} that works is {day:%Y-%m-%d} ({day:%a})"
+    return None

@@ -1,0 +1,234 @@
+"""What staff do, as library calls: plan, change, export. The CLI and the bot call these.
+
+Each call reads the course from the store, asks the pure planner for the new course,
+checks the culture lab's notice window, and writes the difference in one transaction.
+"now" comes from the injected clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from planner.calendar import ClinicCalendar
+from planner.clock import Clock
+from planner.config import Settings
+from planner.errors import InputError, NoticeWindowError, PlanningError
+from planner.exports import (
+    PATIENT_VIEW,
+    STAFF_VIEW,
+    Audience,
+    SnapshotProtocols,
+    audience_of,
+    entries,
+)
+from planner.ics import render_calendar
+from planner.model import INFUSION, Occupancy, PlannedEvent, Status
+from planner.reschedule import (
+    Course,
+    cancel,
+    is_fixed,
+    lab_notice_changes,
+    mark_missed,
+    move_infusion,
+    move_step,
+    postpone,
+    slot_key,
+)
+from planner.schedule import Plan, plan_course
+from planner.store import Store
+
+OCCUPANCY_MARGIN = timedelta(days=60)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a change did: the events it touched and those flagged for the lab."""
+
+    course_id: int
+    changed: list[int]
+    lab_attention: list[str]
+
+
+class Planner:
+    """The planner's operations over one store, one configuration and one clock."""
+
+    def __init__(self, store: Store, settings: Settings, clock: Clock, actor: str = "cli"):
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.actor = actor
+        self.calendar = ClinicCalendar(settings.clinic)
+        self.tz = ZoneInfo(settings.clinic.timezone)
+
+    def now(self) -> datetime:
+        return self.clock.now().astimezone(self.tz)
+
+    def at(self, day: date, clock: time | None) -> datetime:
+        return datetime.combine(day, clock or time(0), tzinfo=self.tz)
+
+    # -- planning ----------------------------------------------------------------------
+
+    def plan(self, patient_id: int, *, first_infusion: date | None = None,
+             collection: date | None = None, protocol_name: str | None = None
+             ) -> tuple[int, Plan]:
+        """Plan and store a course; nothing is stored when it cannot be planned."""
+        self.store.patient(patient_id)
+        protocol = self.settings.protocol(protocol_name)
+        start = first_infusion or collection
+        if start is None or (first_infusion and collection):
+            raise InputError("give exactly one of --first-infusion and --collection")
+        if self.at(start, time(23, 59)) < self.now():
+            raise InputError(f"{start:%Y-%m-%d} is in the past")
+        occupancy = self.store.occupancy(start - OCCUPANCY_MARGIN, start + OCCUPANCY_MARGIN,
+                                         self.tz)
+        plan = plan_course(protocol, self.calendar, first_infusion=first_infusion,
+                           collection=collection, occupancy=occupancy)
+        course_id = self.store.create_course(
+            patient_id, protocol, plan,
+            planned_from="first_infusion" if first_infusion else "collection",
+            start=start, uid_domain=self.settings.export.uid_domain, actor=self.actor,
+            now=self.now())
+        return course_id, plan
+
+    def course(self, course_id: int) -> Course:
+        """The course with its events in the clinic's zone (so weekdays and DST are right)."""
+        state = self.store.course_state(course_id)
+        events = tuple(
+            PlannedEvent(e.kind, e.seq, e.start.astimezone(self.tz), e.end.astimezone(self.tz),
+                         e.status)
+            for e in state.events
+        )
+        return Course(state.protocol, events)
+
+    def _occupancy_for(self, course_id: int, around: date) -> Occupancy:
+        return self.store.occupancy(around - OCCUPANCY_MARGIN, around + OCCUPANCY_MARGIN,
+                                    self.tz, exclude_course=course_id)
+
+    # -- changes -----------------------------------------------------------------------
+
+    def reschedule(self, event_id: int, to: date | datetime, *, only: bool = False,
+                   force: bool = False) -> Change:
+        """Move an event; a date without a time keeps the event's time of day."""
+        event = self.store.event(event_id)
+        self._check_course_active(event.course_id)
+        course = self.course(event.course_id)
+        start = to if isinstance(to, datetime) else self.at(
+            to, event.start.astimezone(self.tz).time())
+        occupancy = self._occupancy_for(event.course_id, start.date())
+        if event.kind == INFUSION:
+            new = move_infusion(course, self.calendar, event.seq, start, self.now(), only=only,
+                                occupancy=occupancy)
+        else:
+            new = move_step(course, self.calendar, event.kind, event.seq, start, self.now(),
+                            occupancy=occupancy)
+        return self._write(event.course_id, course, new, "event.reschedule", force=force,
+                           reason=f"event {event_id} to {start.isoformat()}")
+
+    def missed(self, event_id: int, *, makeup: bool = True) -> Change:
+        """Mark an infusion missed; the lab is flagged, never refused: it already happened."""
+        event = self.store.event(event_id)
+        if event.kind != INFUSION:
+            raise InputError(f"EVENT_ID: event {event_id} is a {event.kind}; only infusions "
+                             "can be marked missed")
+        self._check_course_active(event.course_id)
+        course = self.course(event.course_id)
+        new = mark_missed(course, self.calendar, event.seq, self.now(), makeup=makeup,
+                          occupancy=self._occupancy_for(event.course_id, event.start.date()))
+        return self._write(event.course_id, course, new, "event.missed", force=True,
+                           reason=f"infusion {event.seq} missed"
+                           + ("" if makeup else ", no make-up"))
+
+    def postpone(self, course_id: int, *, days: int | None = None, to: date | None = None,
+                 force: bool = False) -> Change:
+        """Shift the rest of a course by ``days``, or so that its next event is on ``to``."""
+        self._check_course_active(course_id)
+        course = self.course(course_id)
+        if to is not None:
+            ahead = [e for e in course.events if not is_fixed(e, self.now())]
+            if not ahead:
+                raise PlanningError("postpone", "no event of this course is still ahead")
+            days = (to - ahead[0].start.date()).days
+            if days < 1:
+                raise InputError(f"--to: {to:%Y-%m-%d} is not after the next event on "
+                                 f"{ahead[0].start:%Y-%m-%d}")
+        assert days is not None
+        occupancy = self._occupancy_for(course_id, self.now().date() + timedelta(days=days))
+        new = postpone(course, self.calendar, days, self.now(), occupancy=occupancy)
+        return self._write(course_id, course, new, "course.postpone", force=force,
+                           reason=f"postponed by {days} days")
+
+    def cancel(self, course_id: int, reason: str, *, force: bool = False) -> Change:
+        self._check_course_active(course_id)
+        course = self.course(course_id)
+        new = cancel(course, self.now())
+        return self._write(course_id, course, new, "course.cancel", force=force, reason=reason,
+                           course_status="cancelled")
+
+    def _check_course_active(self, course_id: int) -> None:
+        if self.store.course(course_id)["status"] == "cancelled":
+            raise InputError(f"course {course_id} is cancelled; plan a new course instead")
+
+    def _write(self, course_id: int, course: Course, new: list[PlannedEvent], action: str, *,
+               force: bool, reason: str, course_status: str | None = None) -> Change:
+        notice = self.settings.clinic.lab_notice_days
+        inside = lab_notice_changes(course.events, new, course.protocol, self.now(), notice)
+        if inside and not force:
+            first = inside[0][1]
+            raise NoticeWindowError(
+                f"this change reaches inside the culture lab's notice window ({notice} days): "
+                f"{_describe(inside[0][0], first)}"
+                + (f" and {len(inside) - 1} more" if len(inside) > 1 else "")
+                + "; run again with --force to make it anyway (the lab will be flagged)")
+        keys = {slot_key(course.protocol, new_event) for _, new_event in inside}
+        changed = self.store.apply_change(course_id, new, action=action, actor=self.actor,
+                                          now=self.now(), reason=reason, lab_attention=keys,
+                                          course_status=course_status)
+        return Change(course_id, changed, sorted(f"{k} {s}" for k, s in keys))
+
+    # -- reading -----------------------------------------------------------------------
+
+    def agenda(self, first: date, last: date, role: str | None = None) -> list[dict[str, Any]]:
+        rows = self.store.agenda(self.at(first, None), self.at(last + timedelta(days=1), None))
+        if role is None:
+            return rows
+        protocols = SnapshotProtocols()
+        snapshots = {c: self.store.course(c)["protocol_snapshot"]
+                     for c in {r["course_id"] for r in rows}}
+        return [r for r in rows
+                if role in audience_of(protocols.get(snapshots[r["course_id"]]), r["kind"])]
+
+    def export(self, *, patient_id: int | None = None, course_id: int | None = None,
+               role: str | None = None) -> bytes:
+        """The .ics bytes for one patient, one course, one staff role, or the whole clinic."""
+        if patient_id is not None:
+            self.store.patient(patient_id)
+        if course_id is not None:
+            self.store.course(course_id)
+        patient_view = patient_id is not None or course_id is not None
+        audience = Audience(PATIENT_VIEW) if patient_view else Audience(STAFF_VIEW, role)
+        rows = self.store.export_rows(patient_id=patient_id, course_id=course_id)
+        selected = entries(rows, audience, self.settings.export, self.settings.clinic.timezone,
+                           self.store.infusion_totals())
+        return render_calendar(selected, timezone=self.settings.clinic.timezone,
+                               name=self._calendar_name(patient_id, course_id, role),
+                               alarm_minutes=self.settings.export.alarm_minutes)
+
+    def _calendar_name(self, patient_id: int | None, course_id: int | None,
+                       role: str | None) -> str:
+        clinic = self.settings.clinic.name
+        if patient_id is not None or course_id is not None:
+            return f"{clinic} — ANK"
+        return f"{clinic} — {role or 'all'}"
+
+
+def _describe(old: PlannedEvent | None, new: PlannedEvent) -> str:
+    what = f"{new.kind.replace('_', ' ')} {new.seq}"
+    if old is None:
+        return f"{what} added on {new.start:%Y-%m-%d %H:%M}"
+    if new.status is not Status.SCHEDULED:
+        return f"{what} on {old.start:%Y-%m-%d %H:%M} becomes {new.status.value}"
+    return f"{what} moves from {old.start:%Y-%m-%d %H:%M} to {new.start:%Y-%m-%d %H:%M}"
+

@@ -1,0 +1,359 @@
+"""SQLite storage through sqlite-utils: patients, staff, courses, events and the audit log.
+
+``Store`` takes an open ``sqlite_utils.Database`` (tests pass a temporary file or
+``memory=True``); ``open_database`` makes one from a path with WAL, foreign keys and a busy
+timeout, and migrates it. Every method that changes data runs in one transaction together
+with its audit row, so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from planner.config import parse_protocol, protocol_to_table
+from planner.errors import InputError, NotFoundError, StoreError
+from planner.model import INFUSION, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
+from planner.reschedule import Course, slot_key
+from planner.schedule import Plan
+from planner.schema import db_label, migrate
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def open_database(path: str | Path) -> Database:
+    """Open (creating if needed) and migrate the database at ``path``."""
+    file = Path(path)
+    if file.exists() and file.stat().st_size > 0:
+        with file.open("rb") as handle:
+            if handle.read(16) != SQLITE_HEADER:
+                raise StoreError(f"{file}: not an SQLite database")
+    try:
+        db = Database(sqlite3.connect(str(file), timeout=10.0))
+        prepare(db)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{file}: cannot open the database ({exc})") from None
+    return db
+
+
+def prepare(db: Database) -> None:
+    """Per-connection settings, then migrations."""
+    if db_label(db) != "<memory>":
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 10000")
+    migrate(db)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """The planner's data, one method per thing staff do or ask."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    def _audit(self, actor: str, action: str, now: datetime, *, course_id: int | None = None,
+               event_id: int | None = None, detail: dict[str, Any] | None = None,
+               reason: str | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO audit (at, actor, action, course_id, event_id, detail, reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_utc(now), actor, action, course_id, event_id,
+             json.dumps(detail or {}, ensure_ascii=False, sort_keys=True), reason],
+        )
+
+    # -- people ------------------------------------------------------------------------
+
+    def add_patient(self, name: str, lang: str, mrn: str | None, actor: str,
+                    now: datetime) -> dict[str, Any]:
+        with self.transaction():
+            if mrn is not None and self._one("SELECT id FROM patients WHERE mrn = ?", [mrn]):
+                raise InputError(f"--mrn: a patient with MRN {mrn!r} already exists")
+            cursor = self.db.execute(
+                "INSERT INTO patients (name, lang, mrn, created_at) VALUES (?, ?, ?, ?)",
+                [name, lang, mrn, _utc(now)],
+            )
+            patient_id = int(cursor.lastrowid or 0)
+            self._audit(actor, "patient.add", now, detail={"patient_id": patient_id})
+        return self.patient(patient_id)
+
+    def patient(self, patient_id: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM patients WHERE id = ?", [patient_id])
+        if row is None:
+            raise NotFoundError(f"PATIENT_ID: no patient with id {patient_id}")
+        return row
+
+    def patients(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM patients ORDER BY id"))
+
+    def add_staff(self, name: str, role: str, actor: str, now: datetime) -> dict[str, Any]:
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO staff (name, role, created_at) VALUES (?, ?, ?)",
+                [name, role, _utc(now)],
+            )
+            staff_id = int(cursor.lastrowid or 0)
+            self._audit(actor, "staff.add", now, detail={"staff_id": staff_id, "role": role})
+        return self.staff_member(staff_id)
+
+    def staff_member(self, staff_id: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM staff WHERE id = ?", [staff_id])
+        if row is None:
+            raise NotFoundError(f"STAFF_ID: no staff member with id {staff_id}")
+        return row
+
+    def staff(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM staff ORDER BY id"))
+
+    def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
+        return next(iter(self.db.query(sql, params)), None)
+
+    # -- courses -----------------------------------------------------------------------
+
+    def occupancy(self, first: date, last: date, tz: Any,
+                  exclude_course: int | None = None) -> Occupancy:
+        """Infusion intervals and collection counts of other courses between two days."""
+        low = _utc(datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=tz))
+        high = _utc(datetime.combine(last + timedelta(days=2), datetime.min.time(), tzinfo=tz))
+        infusions: dict[date, list[tuple[datetime, datetime]]] = {}
+        collections: dict[date, int] = {}
+        rows = self.db.execute(
+            "SELECT kind, start, \"end\" FROM events WHERE start_utc >= ? AND start_utc < ?"
+            " AND status = 'scheduled' AND kind IN ('infusion', 'collection')"
+            " AND course_id != ?",
+            [low, high, exclude_course or -1],
+        ).fetchall()
+        for kind, start_text, end_text in rows:
+            start = datetime.fromisoformat(start_text).astimezone(tz)
+            if kind == INFUSION:
+                infusions.setdefault(start.date(), []).append(
+                    (start, datetime.fromisoformat(end_text)))
+            else:
+                collections[start.date()] = collections.get(start.date(), 0) + 1
+        return Occupancy({d: tuple(v) for d, v in infusions.items()}, collections)
+
+    def create_course(self, patient_id: int, protocol: Protocol, plan: Plan, *,
+                      planned_from: str, start: date, uid_domain: str, actor: str,
+                      now: datetime) -> int:
+        """Store a planned course and all its events, with one audit row."""
+        self.patient(patient_id)
+        course_uid = secrets.token_hex(8)
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO courses (uid, patient_id, protocol, protocol_snapshot, planned_from,"
+                " start_date, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [course_uid, patient_id, protocol.name,
+                 json.dumps(protocol_to_table(protocol), sort_keys=True), planned_from,
+                 start.isoformat(), _utc(now), _utc(now)],
+            )
+            course_id = int(cursor.lastrowid or 0)
+            self._insert_events(course_id, course_uid, protocol, plan.events, uid_domain, now)
+            self._audit(actor, "course.plan", now, course_id=course_id,
+                        detail={"planned_from": planned_from, "start": start.isoformat(),
+                                "protocol": protocol.name, "events": len(plan.events),
+                                "notes": list(plan.notes)})
+        return course_id
+
+    def _insert_events(self, course_id: int, course_uid: str, protocol: Protocol,
+                       events: tuple[PlannedEvent, ...] | list[PlannedEvent],
+                       uid_domain: str, now: datetime) -> None:
+        rows = []
+        for event in events:
+            kind, seq = slot_key(protocol, event)
+            suffix = f"{kind}-{seq}" if seq else kind
+            rows.append((f"{course_uid}-{suffix}@{uid_domain}", course_id, event.kind,
+                         event.seq, _iso(event.start), _iso(event.end), _utc(event.start),
+                         event.status.value, _utc(now)))
+        self.db.conn.executemany(
+            "INSERT INTO events (uid, course_id, kind, seq, start, \"end\", start_utc, status,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def course(self, course_id: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM courses WHERE id = ?", [course_id])
+        if row is None:
+            raise NotFoundError(f"COURSE_ID: no course with id {course_id}")
+        return row
+
+    def courses_of(self, patient_id: int) -> list[dict[str, Any]]:
+        self.patient(patient_id)
+        return list(self.db.query(
+            "SELECT * FROM courses WHERE patient_id = ? ORDER BY id", [patient_id]))
+
+    def course_protocol(self, course_id: int) -> Protocol:
+        row = self.course(course_id)
+        table = json.loads(row["protocol_snapshot"])
+        return parse_protocol(row["protocol"], table, f"course {course_id} snapshot")
+
+    def course_state(self, course_id: int) -> Course:
+        protocol = self.course_protocol(course_id)
+        events = tuple(as_planned(e) for e in self.events_of(course_id))
+        return Course(protocol, events)
+
+    def events_of(self, course_id: int) -> list[StoredEvent]:
+        rows = self.db.execute(
+            "SELECT * FROM events WHERE course_id = ? ORDER BY start_utc, kind, seq", [course_id]
+        ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def event(self, event_id: int) -> StoredEvent:
+        row = self.db.execute("SELECT * FROM events WHERE id = ?", [event_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"EVENT_ID: no event with id {event_id}")
+        return _stored(row)
+
+    def apply_change(self, course_id: int, new_events: list[PlannedEvent], *, action: str,
+                     actor: str, now: datetime, reason: str | None = None,
+                     lab_attention: set[tuple[str, int]] | None = None,
+                     course_status: str | None = None) -> list[int]:
+        """Write a changed course: update what moved (revision + 1), add what is new.
+
+        Events are matched by ``slot_key``; the ids of changed or added events are returned.
+        """
+        protocol = self.course_protocol(course_id)
+        course = self.course(course_id)
+        current = {slot_key(protocol, as_planned(e)): e for e in self.events_of(course_id)}
+        attention = lab_attention or set()
+        changed: list[int] = []
+        with self.transaction():
+            added = []
+            for event in new_events:
+                key = slot_key(protocol, event)
+                old = current.get(key)
+                if old is None:
+                    added.append(event)
+                elif as_planned(old) != event or key in attention:
+                    self._update_event(old, event, key in attention, now)
+                    changed.append(old.id)
+            if added:
+                self._insert_events(course_id, course["uid"], protocol, added,
+                                    self._uid_domain(course_id), now)
+                changed += [self._event_id(course_id, protocol, e) for e in added]
+            self.db.execute(
+                "UPDATE courses SET updated_at = ?, status = COALESCE(?, status),"
+                " cancel_reason = COALESCE(?, cancel_reason) WHERE id = ?",
+                [_utc(now), course_status, reason if course_status else None, course_id],
+            )
+            self._audit(actor, action, now, course_id=course_id, reason=reason,
+                        detail={"changed_events": changed,
+                                "lab_attention": sorted(f"{k}-{s}" for k, s in attention)})
+        return changed
+
+    def _update_event(self, old: StoredEvent, new: PlannedEvent, attention: bool,
+                      now: datetime) -> None:
+        self.db.execute(
+            "UPDATE events SET seq = ?, start = ?, \"end\" = ?, start_utc = ?, status = ?,"
+            " revision = revision + 1, lab_attention = MAX(lab_attention, ?), updated_at = ?"
+            " WHERE id = ?",
+            [new.seq, _iso(new.start), _iso(new.end), _utc(new.start), new.status.value,
+             int(attention), _utc(now), old.id],
+        )
+
+    def _uid_domain(self, course_id: int) -> str:
+        row = self.db.execute(
+            "SELECT uid FROM events WHERE course_id = ? LIMIT 1", [course_id]).fetchone()
+        return str(row[0]).rsplit("@", 1)[1] if row else "ank-planner.invalid"
+
+    def _event_id(self, course_id: int, protocol: Protocol, event: PlannedEvent) -> int:
+        row = self.db.execute(
+            "SELECT id FROM events WHERE course_id = ? AND kind = ? AND seq = ?",
+            [course_id, event.kind, event.seq]).fetchone()
+        return int(row[0])
+
+    # -- reading for people ------------------------------------------------------------
+
+    def agenda(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Events between two instants with their patient, for the day and week views."""
+        return list(self.db.query(
+            "SELECT e.*, c.patient_id, p.name AS patient_name, p.lang AS patient_lang,"
+            " c.protocol FROM events e JOIN courses c ON c.id = e.course_id"
+            " JOIN patients p ON p.id = c.patient_id"
+            " WHERE e.start_utc >= ? AND e.start_utc < ? ORDER BY e.start_utc, e.kind, e.seq",
+            [_utc(start), _utc(end)],
+        ))
+
+    def export_rows(self, *, patient_id: int | None = None,
+                    course_id: int | None = None) -> list[dict[str, Any]]:
+        """Every event with its patient and course, for calendar export."""
+        where, params = [], []
+        if patient_id is not None:
+            where.append("c.patient_id = ?")
+            params.append(patient_id)
+        if course_id is not None:
+            where.append("e.course_id = ?")
+            params.append(course_id)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return list(self.db.query(
+            "SELECT e.*, c.patient_id, c.protocol_snapshot, p.name AS patient_name,"
+            " p.lang AS patient_lang, p.mrn AS patient_mrn FROM events e"
+            " JOIN courses c ON c.id = e.course_id JOIN patients p ON p.id = c.patient_id "
+            f"{clause} ORDER BY e.start_utc, e.kind, e.seq",
+            params,
+        ))
+
+    def infusion_totals(self) -> dict[int, int]:
+        """Infusions per course (a make-up included), for "3/8" in titles."""
+        rows = self.db.execute(
+            "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion' GROUP BY course_id"
+        ).fetchall()
+        return {course_id: count for course_id, count in rows}
+
+    def audit_log(self, course_id: int | None = None) -> list[dict[str, Any]]:
+        if course_id is None:
+            return list(self.db.query("SELECT * FROM audit ORDER BY id"))
+        return list(self.db.query(
+            "SELECT * FROM audit WHERE course_id = ? ORDER BY id", [course_id]))
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy through SQLite's online backup, safe while the bot writes."""
+        if target.exists():
+            raise InputError(f"FILE: {target} already exists; choose a new file name")
+        try:
+            destination = sqlite3.connect(str(target))
+        except sqlite3.Error as exc:
+            raise InputError(f"FILE: cannot create {target} ({exc})") from None
+        try:
+            self.db.conn.backup(destination)
+        finally:
+            destination.close()
+
+
+def _stored(row: sqlite3.Row | tuple[Any, ...]) -> StoredEvent:
+    (event_id, uid, course_id, kind, seq, start, end, _start_utc, status, revision,
+     lab_attention, updated_at) = row
+    return StoredEvent(
+        id=event_id, uid=uid, course_id=course_id, kind=kind, seq=seq,
+        start=datetime.fromisoformat(start), end=datetime.fromisoformat(end),
+        status=Status(status), revision=revision,
+        updated_at=datetime.fromisoformat(updated_at), lab_attention=bool(lab_attention),
+    )
+
+
+def as_planned(event: StoredEvent) -> PlannedEvent:
+    return PlannedEvent(event.kind, event.seq, event.start, event.end, event.status)
+
+
+def with_timezone(event: PlannedEvent, tz: Any) -> PlannedEvent:
+    return replace(event, start=event.start.astimezone(tz), end=event.end.astimezone(tz))
