@@ -13,6 +13,7 @@ from planner.errors import InputError, PlanningError
 from planner.model import STAFF_ROLES
 from planner.monthview import day_marks, render_months
 from planner.output import EVENT_HEADERS, echo_table, event_row
+from planner.store import as_planned, with_timezone
 from planner.texts import event_title, format_when, patient_description
 
 
@@ -98,14 +99,12 @@ def _run_demo(app: App, output: Path) -> None:
     click.echo(f"Demo: {DEMO_PATIENT} (81), course {course_id}, protocol "
                f"{app.settings.default_protocol}\n")
     echo_table((event_row(e, planner.tz, planner.now()) for e in events), EVENT_HEADERS)
-    visible = [e for e in events if e.kind != "cell_delivery"]
-    local = [e.start.astimezone(planner.tz) for e in visible]
+    visible = [with_timezone(as_planned(e), planner.tz) for e in events
+               if e.kind != "cell_delivery"]
     click.echo("")
     click.echo(render_months(
-        day_marks(((_Dated(e.kind, e.seq, s)) for e, s in zip(visible, local, strict=True)),
-                  "ja"),
-        lang="ja", closed=planner.calendar.closed_reason, first=min(local).date(),
-        last=max(local).date()))
+        day_marks(visible, "ja"), lang="ja", closed=planner.calendar.closed_reason,
+        first=visible[0].start.date(), last=visible[-1].start.date()))
     first = next(e for e in events if e.kind == "infusion")
     click.echo("What the patient reads about the first infusion:")
     click.echo(f"  {format_when(first.start.astimezone(planner.tz), 'ja')}  "
@@ -115,11 +114,6 @@ def _run_demo(app: App, output: Path) -> None:
     output.write_bytes(planner.export(patient_id=patient["id"]))
     click.echo(f"\nCalendar written to {output}: import it into Google Calendar, Outlook, "
                "Apple Calendar or Thunderbird.")
-
-
-class _Dated:
-    def __init__(self, kind: str, seq: int, start: object) -> None:
-        self.kind, self.seq, self.start = kind, seq, start
 
 
 def _plan_sample(app: App, patient_id: int) -> int:
