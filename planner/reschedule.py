@@ -94,7 +94,7 @@ def move_infusion(
     moved = _infusion_with_steps(placer, replace(moving, start=to, end=_infusion_end(course, to)))
     new = {seq: moved}
     if not only and after:
-        new.update(_reflow(placer, after, to.date(), seq, week + (to.date(),)))
+        new.update(_reflow(placer, after, to.date(), seq, week))
     return _rebuild(placer, course, new, now)
 
 
@@ -163,7 +163,7 @@ def postpone(
         except PlanningError:
             continue
         new = {first.seq: head}
-        new.update(_reflow(placer, remaining[1:], day, first.seq, given + (day,), strict=False))
+        new.update(_reflow(placer, remaining[1:], day, first.seq, given, strict=False))
         if len(new) == len(remaining):
             return _rebuild(placer, course, new, now)
     raise placer.failure.error()
@@ -307,6 +307,8 @@ def _reflow(
 ) -> dict[int, list[PlannedEvent]]:
     """Re-place ``following`` infusions after one on ``previous``, keeping the rhythm.
 
+    ``week`` holds the infusion days before ``previous`` (for the weekly count).
+
     Each keeps its number; they are placed in order even where a missed one sits between.
     """
     first_seq = following[0].seq if following else previous_seq + 1
@@ -330,7 +332,7 @@ def _append_makeup(placer: Placer, course: Course) -> dict[int, list[PlannedEven
         raise PlanningError("missed", "no infusion is left to follow with a make-up session")
     last = scheduled[-1]
     new_seq = max(e.seq for e in course.events if e.kind == INFUSION) + 1
-    week = tuple(e.start.date() for e in scheduled[-2:])
+    week = tuple(e.start.date() for e in scheduled[:-1])
     placed = _reflow(placer, [replace(last, seq=new_seq)], last.start.date(), last.seq, week)
     return placed
 
