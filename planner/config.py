@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
+
 from planner.errors import ConfigError
 from planner.model import AUDIENCES, Anchor, Clinic, Protocol, Step
 
@@ -175,7 +177,7 @@ def parse_protocol(name: str, table: dict[str, Any], source: str) -> Protocol:
     )
     protocol = Protocol(
         name=name,
-        infusions=r.integer("infusions", 8, 1, 60),
+        infusions=r.integer("infusions", 8, 1),
         per_week=r.integer("per_week", 2, 1, 7),
         gap_days=r.int_pair("gap_days", [2, 5]),
         weekday_pairs=pairs,
@@ -258,6 +260,8 @@ def _parse_clinic(r: _Reader) -> Clinic:
     if opens >= closes:
         raise r.fail("closes", f"must be later than opens ({opens:%H:%M})", f"{closes:%H:%M}")
     country = r.text("holidays", "JP")
+    if country.lower() != "none" and country.upper() not in holidays.list_supported_countries():
+        raise r.fail("holidays", "unknown country code (use e.g. \"JP\" or \"none\")", country)
     return Clinic(
         name=r.text("name", "ANK clinic"),
         timezone=zone,
@@ -332,14 +336,40 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
     if default not in protocols:
         raise r.fail("default_protocol", "names no protocol defined here", default)
     database = r.sub("database").text("path", "planner.db")
+    clinic = _parse_clinic(r.sub("clinic"))
+    for protocol in protocols.values():
+        _check_fits_hours(protocol, clinic, source)
     return Settings(
-        clinic=_parse_clinic(r.sub("clinic")),
+        clinic=clinic,
         protocols=protocols,
         default_protocol=default,
         export=_parse_export(r.sub("export")),
         database=Path(database),
         source=source,
     )
+
+
+def _minutes(clock: time) -> int:
+    return clock.hour * 60 + clock.minute
+
+
+def _check_fits_hours(protocol: Protocol, clinic: Clinic, source: str) -> None:
+    """A protocol whose events cannot fit inside opening hours can never be planned."""
+    prefix = f"{source}: protocol.{protocol.name}"
+    opens, closes = _minutes(clinic.opens), _minutes(clinic.closes)
+    if protocol.infusion_minutes > closes - opens:
+        raise ConfigError(f"{prefix}.infusion_minutes: {protocol.infusion_minutes} minutes is "
+                          f"longer than the clinic is open ({clinic.opens:%H:%M}–"
+                          f"{clinic.closes:%H:%M})")
+    for step in protocol.steps:
+        if step.time is None:
+            continue
+        start = _minutes(step.time)
+        if start < opens or start + step.minutes > closes:
+            raise ConfigError(
+                f"{prefix}.steps.{step.kind}: {step.time:%H:%M} + {step.minutes} minutes "
+                f"starts before the clinic opens or ends after the clinic closes "
+                f"({clinic.opens:%H:%M}–{clinic.closes:%H:%M})")
 
 
 def load_settings(path: str | os.PathLike[str] | None) -> Settings:

@@ -7,9 +7,10 @@ Values are encoded by icalendar (``vText`` escaping, ``vDatetime``, ``vDuration`
 ``vCategory``, ``Timezone.from_tzinfo``) and long lines folded by its ``Contentline``; only the
 assembly of the content lines is done here. For 10,000 entries, building icalendar
 components and calling ``to_ical`` took 4.5 s on the 2-core test machine, writing the lines
-directly 0.45 s cold (0.9 s when no two texts are alike), 0.01 s warm. Each VEVENT is rendered once to bytes and kept in a bounded LRU cache keyed by the whole
-entry and the alarm setting, so a feed that re-serves unchanged events only joins bytes;
-escaped texts and folded lines are cached too, because clinic texts repeat.
+directly 0.45 s cold (0.9 s when no two texts are alike), 0.01 s warm. Each VEVENT is
+rendered once to bytes and kept in a bounded LRU cache keyed by the whole entry and the alarm
+setting, so a feed that re-serves unchanged events only joins bytes; escaped texts and folded
+lines are cached too, because clinic texts repeat.
 
 Three places where the output deliberately differs from plain icalendar 7.3:
 

@@ -1,0 +1,110 @@
+"""Reading the configuration: defaults, the example file, and errors that name the key."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from planner.config import load_settings, parse_protocol, parse_settings, protocol_to_table
+from planner.errors import ConfigError
+
+EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
+
+
+def test_the_example_file_equals_the_built_in_defaults():
+    example = load_settings(EXAMPLE)
+    assert replace(example, source="") == replace(load_settings(None), source="")
+
+
+def test_the_default_protocol_is_eight_infusions_twice_a_week():
+    ank = load_settings(None).protocols["ank"]
+    assert (ank.infusions, ank.per_week, ank.gap_days) == (8, 2, (2, 5))
+    assert [s.kind for s in ank.steps] == ["collection", "blood_test", "cell_delivery",
+                                           "follow_up"]
+
+
+def test_a_protocol_survives_its_snapshot_round_trip():
+    ank = load_settings(None).protocols["ank"]
+    assert parse_protocol("ank", protocol_to_table(ank), "snapshot") == ank
+
+
+def test_a_wrong_number_names_the_file_the_key_and_the_value(tmp_path):
+    path = tmp_path / "clinic.toml"
+    path.write_text('[protocol.ank]\ninfusions = "eight"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value) == (
+        f"{path}: protocol.ank.infusions: must be a whole number >= 1, got 'eight'")
+
+
+def test_broken_toml_is_reported_with_the_file(tmp_path):
+    path = tmp_path / "clinic.toml"
+    path.write_text("[clinic\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(path)
+
+
+def test_a_missing_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_an_unknown_key_is_refused_with_the_known_ones():
+    with pytest.raises(ConfigError, match="clinic.opening: unknown key"):
+        parse_settings({"clinic": {"opening": "09:00"}}, "x.toml")
+
+
+def test_an_unknown_time_zone_is_refused():
+    with pytest.raises(ConfigError, match="clinic.timezone: is not a known IANA time zone"):
+        parse_settings({"clinic": {"timezone": "Mars/Base"}}, "x.toml")
+
+
+def test_an_unknown_holiday_country_is_refused():
+    with pytest.raises(ConfigError, match="clinic.holidays: unknown country code"):
+        parse_settings({"clinic": {"holidays": "XX"}}, "x.toml")
+
+
+def test_closing_before_opening_is_refused():
+    with pytest.raises(ConfigError, match="clinic.closes: must be later than opens"):
+        parse_settings({"clinic": {"opens": "18:00", "closes": "09:00"}}, "x.toml")
+
+
+def test_a_window_that_does_not_contain_its_offset_is_refused():
+    table = {"protocol": {"ank": {"steps": {"collection": {
+        "anchor": "first_infusion", "offset_days": -21, "window_days": [-14, -7],
+        "time": "09:00", "minutes": 240}}}}}
+    with pytest.raises(ConfigError, match="steps.collection.window_days: must contain"):
+        parse_settings(table, "x.toml")
+
+
+def test_a_step_that_cannot_fit_in_clinic_hours_is_refused():
+    table = {"protocol": {"ank": {"steps": {"collection": {
+        "anchor": "first_infusion", "offset_days": -21, "window_days": [-28, -14],
+        "time": "16:00", "minutes": 240}}}}}
+    with pytest.raises(ConfigError, match="steps.collection: .*ends after the clinic closes"):
+        parse_settings(table, "x.toml")
+
+
+def test_an_infusion_that_cannot_fit_in_clinic_hours_is_refused():
+    with pytest.raises(ConfigError, match="infusion_minutes: .*longer than the clinic"):
+        parse_settings({"protocol": {"ank": {"infusion_minutes": 600}}}, "x.toml")
+
+
+def test_an_unknown_default_protocol_is_refused():
+    with pytest.raises(ConfigError, match="default_protocol: names no protocol"):
+        parse_settings({"default_protocol": "nk"}, "x.toml")
+
+
+def test_an_unknown_protocol_name_is_refused_listing_the_known_ones():
+    with pytest.raises(ConfigError, match="unknown protocol 'nk'; known: ank"):
+        load_settings(None).protocol("nk")
+
+
+def test_several_named_protocols_can_be_defined():
+    settings = parse_settings({"protocol": {"ank": {}, "ank12": {"infusions": 12}}}, "x.toml")
+    assert settings.protocol("ank12").infusions == 12
+    assert settings.protocol(None).name == "ank"
+
+
+def test_no_year_end_closure_can_be_configured():
+    assert parse_settings({"clinic": {"year_end_closure": []}}, "x").clinic.year_end_closure is None
