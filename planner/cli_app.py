@@ -57,7 +57,8 @@ class App:
     @property
     def planner(self) -> Planner:
         if self._planner is None:
-            path = Path(self.db_path) if self.db_path else self.settings.database
+            settings = self.settings  # a broken config must not leave a new database behind
+            path = Path(self.db_path) if self.db_path else settings.database
             store = Store(open_database(path))
             self._planner = Planner(store, self.settings, self.clock, self.actor)
         return self._planner

@@ -76,7 +76,8 @@ def missed(app: App, event_id: int, no_makeup: bool, as_json: bool) -> None:
 @cli.command()
 @click.argument("course_id", type=int)
 @click.option("--days", type=click.IntRange(min=1), help="Postpone by this many days.")
-@click.option("--to", "to", type=ISO_DATE, help="Postpone so the next event is on this date.")
+@click.option("--to", "to", type=ISO_DATE,
+              help="Postpone so the next infusion is on this date.")
 @force_option
 @json_option
 @pass_app

@@ -74,7 +74,7 @@ def show(app: App, patient_id: int | None, course_id: int | None, as_json: bool)
     store, planner = app.store, app.planner
     courses = [store.course(course_id)] if course_id else store.courses_of(patient_id or 0)
     if as_json:
-        echo_json([{**c, "protocol_snapshot": None,
+        echo_json([{**{k: v for k, v in c.items() if k != "protocol_snapshot"},
                     "events": [event_json(e, planner.tz, planner.now())
                                for e in store.events_of(c["id"])]} for c in courses])
         return

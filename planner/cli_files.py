@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from planner.cli_app import App, cli, pass_app
+from planner.cli_types import ISO_DATE
 from planner.errors import InputError, PlanningError
 from planner.model import STAFF_ROLES
 from planner.monthview import day_marks, render_months
@@ -22,11 +23,14 @@ from planner.texts import event_title, format_when, patient_description
 @click.option("--course", "course_id", type=int, help="One course, as the patient sees it.")
 @click.option("--role", type=click.Choice(STAFF_ROLES), help="A staff role's calendar.")
 @click.option("--all", "everything", is_flag=True, help="The whole clinic (staff view).")
+@click.option("--from", "first", type=ISO_DATE, help="Only events from this day on.")
+@click.option("--to", "last", type=ISO_DATE, help="Only events up to this day (included).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
 @pass_app
 def export(app: App, patient_id: int | None, course_id: int | None, role: str | None,
-           everything: bool, output: Path | None) -> None:
+           everything: bool, first: date | None, last: date | None,
+           output: Path | None) -> None:
     """Export an RFC 5545 calendar (.ics) to import into Google, Outlook, Apple, Thunderbird.
 
     UIDs stay the same across exports and SEQUENCE rises with every change, so a second
@@ -37,12 +41,18 @@ def export(app: App, patient_id: int | None, course_id: int | None, role: str | 
     Examples:
       planner export --patient 1 -o yamada.ics
       planner export --role lab -o lab.ics
-      planner export --all > clinic.ics
+      planner export --all --from 2026-12-01 --to 2026-12-31 > december.ics
     """
     chosen = [x for x in (patient_id, course_id, role, everything or None) if x is not None]
     if len(chosen) != 1:
         raise InputError("give exactly one of --patient, --course, --role and --all")
-    data = app.planner.export(patient_id=patient_id, course_id=course_id, role=role)
+    planner = app.planner
+    if first and last and last < first:
+        raise InputError(f"--to: {last} is before --from {first}")
+    data = planner.export(
+        patient_id=patient_id, course_id=course_id, role=role,
+        since=planner.at(first, None) if first else None,
+        until=planner.at(last + timedelta(days=1), None) if last else None)
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
         return

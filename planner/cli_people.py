@@ -97,10 +97,9 @@ def patient_show(app: App, patient_id: int, as_json: bool) -> None:
     row = app.store.patient(patient_id)
     courses = app.store.courses_of(patient_id)
     now = planner.now()
-    upcoming = [e for c in courses for e in app.store.events_of(c["id"])
-                if e.start > now and e.status.value == "scheduled"]
-    upcoming.sort(key=lambda e: e.start)
+    upcoming = planner.upcoming_visits(patient_id)
     if as_json:
+        courses = [{k: v for k, v in c.items() if k != "protocol_snapshot"} for c in courses]
         echo_json({**row, "courses": courses,
                    "next": event_json(upcoming[0], planner.tz, now) if upcoming else None})
         return

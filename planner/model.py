@@ -90,8 +90,8 @@ class Clinic:
 class PlannedEvent:
     """One dated event of a course as the planner places it.
 
-    ``seq`` is the infusion number for infusions and the infusion a step belongs to for
-    anchored steps (0 for the collection, which belongs to the course as a whole).
+    ``seq`` is the infusion number for infusions and, for an anchored step, the number of
+    the infusion it belongs to (1 for the collection, the last one for the follow-up).
     """
 
     kind: str

@@ -259,7 +259,7 @@ def _check_infusion_start(placer: Placer, seq: int, start: datetime, now: dateti
     reason = calendar.closed_reason(day)
     if reason is not None:
         raise PlanningError("reschedule.to", f"{day:%Y-%m-%d} is closed: {reason}")
-    if not placer._same_day_steps_fit(start):
+    if not placer.same_day_steps_fit(start):
         raise PlanningError(
             "reschedule.to",
             f"{start:%H:%M} is outside clinic hours ({calendar.hours_label}) for an infusion "

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import cached_property, lru_cache, partial
 
 from planner.calendar import ClinicCalendar
 from planner.errors import PlanningError
@@ -46,9 +47,10 @@ class _Failure:
     rule: str = ""
     reason: str = ""
 
-    def record(self, depth: int, rule: str, reason: str) -> None:
+    def record(self, depth: int, rule: str, reason: Callable[[], str]) -> None:
+        """Keep the deepest failure; ``reason`` is only formatted when it is kept."""
         if depth > self.depth:
-            self.depth, self.rule, self.reason = depth, rule, reason
+            self.depth, self.rule, self.reason = depth, rule, reason()
 
     def error(self, suggestion: str | None = None) -> PlanningError:
         return PlanningError(self.rule or "plan", self.reason or "no plan fits", suggestion)
@@ -57,6 +59,17 @@ class _Failure:
 def _later_first(target: date, days: Iterable[date]) -> list[date]:
     """Order days by distance from ``target``; a later day wins a tie."""
     return sorted(days, key=lambda d: (abs((d - target).days), -(d.toordinal())))
+
+
+def _minutes(clock: time) -> int:
+    return clock.hour * 60 + clock.minute
+
+
+@lru_cache(maxsize=64)
+def _offsets_nearest_first(preferred: int, window: tuple[int, int]) -> tuple[int, ...]:
+    """Day offsets of a window, nearest to the preferred one first (a later one on a tie)."""
+    low, high = window
+    return tuple(sorted(range(low, high + 1), key=lambda o: (abs(o - preferred), -o)))
 
 
 def _span(start: date, end: date) -> list[date]:
@@ -100,7 +113,8 @@ class Placer:
     def _open(self, day: date, depth: int, what: str) -> bool:
         reason = self.calendar.closed_reason(day)
         if reason is not None:
-            self.failure.record(depth, "clinic.calendar", f"{what} on {day:%Y-%m-%d}: {reason}")
+            self.failure.record(depth, "clinic.calendar",
+                                lambda: f"{what} on {day:%Y-%m-%d}: {reason}")
         return reason is None
 
     def _free_slot(self, day: date, seq: int) -> datetime | None:
@@ -108,51 +122,49 @@ class Placer:
         length = timedelta(minutes=self.protocol.infusion_minutes)
         booked = self.occupancy.infusions.get(day, ())
         chairs = self.calendar.clinic.infusion_chairs
-        for start in self._slot_times(day):
+        for clock in self._slot_clocks:
+            start = self.calendar.at(day, clock)
+            if not booked:
+                return start
             end = start + length
-            if not self._same_day_steps_fit(start):
-                continue
             overlapping = sum(1 for b_start, b_end in booked if b_start < end and start < b_end)
             if overlapping < chairs:
                 return start
         self.failure.record(
             seq,
             "clinic.capacity",
-            f"infusion {seq} on {day:%Y-%m-%d}: all {chairs} infusion chairs are taken "
+            lambda: f"infusion {seq} on {day:%Y-%m-%d}: all {chairs} infusion chairs are taken "
             f"in every slot within {self.calendar.hours_label}",
         )
         return None
 
-    def _slot_times(self, day: date) -> list[datetime]:
-        """Slots of one infusion length: the protocol's time first, then later, then earlier."""
-        length = timedelta(minutes=self.protocol.infusion_minutes)
-        preferred = self.calendar.at(day, self.protocol.infusion_time)
-        opens = self.calendar.at(day, self.calendar.clinic.opens)
-        closes = self.calendar.at(day, self.calendar.clinic.closes)
-        later = []
-        slot = preferred
-        while slot + length <= closes:
-            later.append(slot)
-            slot += length
-        earlier = []
-        slot = preferred - length
-        while slot >= opens:
-            earlier.append(slot)
-            slot -= length
-        return later + earlier
+    @cached_property
+    def _slot_clocks(self) -> list[time]:
+        """Infusion start times, one infusion length apart: the protocol's time first, then
+        later ones, then earlier ones; only those where the infusion and its same-day steps
+        fit inside opening hours."""
+        length = self.protocol.infusion_minutes
+        preferred = _minutes(self.protocol.infusion_time)
+        opens, closes = _minutes(self.calendar.clinic.opens), _minutes(self.calendar.clinic.closes)
+        later = range(preferred, closes, length)
+        earlier = range(preferred - length, opens - 1, -length)
+        first, last = self._same_day_span
+        return [time(m // 60, m % 60) for m in [*later, *earlier]
+                if opens <= m + first and m + last <= closes]
 
-    def _same_day_steps_fit(self, start: datetime) -> bool:
-        first = min([0] + [s.offset_minutes for s in self._minute_steps()])
-        last = max(
-            [self.protocol.infusion_minutes]
-            + [s.offset_minutes + s.minutes for s in self._minute_steps()]
-        )
+    @cached_property
+    def _same_day_span(self) -> tuple[int, int]:
+        """Minutes from an infusion's start to the start and end of its same-day steps."""
+        steps = [s for s in self.protocol.steps if s.time is None and s.anchor is Anchor.EACH]
+        first = min([0] + [s.offset_minutes for s in steps])
+        last = max([self.protocol.infusion_minutes] + [s.offset_minutes + s.minutes for s in steps])
+        return first, last
+
+    def same_day_steps_fit(self, start: datetime) -> bool:
+        first, last = self._same_day_span
         return self.calendar.within_hours(
             start + timedelta(minutes=first), start + timedelta(minutes=last)
         )
-
-    def _minute_steps(self) -> list[Step]:
-        return [s for s in self.protocol.steps if s.time is None and s.anchor is Anchor.EACH]
 
     def step_for(self, step: Step, infusion: PlannedEvent, seq: int) -> PlannedEvent | None:
         """Place ``step`` for its anchor infusion, or None (with the reason recorded)."""
@@ -161,21 +173,24 @@ class Placer:
             start = infusion.start + timedelta(minutes=step.offset_minutes)
             return PlannedEvent(step.kind, owner, start, start + timedelta(minutes=step.minutes))
         anchor_day = infusion.start.date()
-        target = anchor_day + timedelta(days=step.offset_days)
-        low, high = step.window_days
-        window = _span(anchor_day + timedelta(days=low), anchor_day + timedelta(days=high))
-        for day in _later_first(target, window):
-            placed = self.step_on(step, day, owner)
+        for offset in _offsets_nearest_first(step.offset_days, step.window_days):
+            placed = self.step_on(step, anchor_day + timedelta(days=offset), owner)
             if placed is not None:
                 return placed
+        low, high = step.window_days
         self.failure.record(
             seq,
             f"steps.{step.kind}.window_days",
-            f"no open day for the {step.kind.replace('_', ' ')} between "
-            f"{window[0]:%Y-%m-%d} and {window[-1]:%Y-%m-%d} "
-            f"({low:+d} to {high:+d} days from infusion {infusion.seq} on {anchor_day:%Y-%m-%d})",
+            lambda: f"no open day for the {step.kind.replace('_', ' ')} between "
+            f"{anchor_day + timedelta(days=low):%Y-%m-%d} and "
+            f"{anchor_day + timedelta(days=high):%Y-%m-%d} ({low:+d} to {high:+d} days from "
+            f"infusion {infusion.seq} on {anchor_day:%Y-%m-%d})",
         )
         return None
+
+    @cached_property
+    def _clinic_minutes(self) -> tuple[int, int]:
+        return _minutes(self.calendar.clinic.opens), _minutes(self.calendar.clinic.closes)
 
     def step_on(self, step: Step, day: date, owner: int) -> PlannedEvent | None:
         """``step`` on exactly ``day`` at its time, or None when closed, out of hours or full."""
@@ -184,7 +199,8 @@ class Placer:
             return None
         start = self.calendar.at(day, step.time)
         end = start + timedelta(minutes=step.minutes)
-        if not self.calendar.within_hours(start, end):
+        if not (self._clinic_minutes[0] <= _minutes(step.time)
+                and _minutes(step.time) + step.minutes <= self._clinic_minutes[1]):
             return None
         if step.kind == "collection":
             booked = self.occupancy.collections.get(day, 0)
@@ -226,8 +242,8 @@ class Placer:
         self.failure.record(
             seq - 1,
             "protocol.per_week",
-            f"infusion {seq} on {day:%Y-%m-%d} would be infusion number {in_week + 1} in the "
-            f"week of {day - timedelta(days=day.weekday()):%Y-%m-%d}; the protocol allows "
+            lambda: f"infusion {seq} on {day:%Y-%m-%d} would be infusion number {in_week + 1} in "
+            f"the week of {day - timedelta(days=day.weekday()):%Y-%m-%d}; the protocol allows "
             f"{self.protocol.per_week}",
         )
         return False
@@ -265,7 +281,7 @@ class Placer:
         self.failure.record(
             seq - 1,
             "protocol.gap_days",
-            f"no day for infusion {seq} between {window[0]:%Y-%m-%d} and "
+            lambda: f"no day for infusion {seq} between {window[0]:%Y-%m-%d} and "
             f"{window[-1]:%Y-%m-%d} ({low}–{high} days after infusion {seq - 1} on "
             f"{previous:%Y-%m-%d}) keeps every rule",
         )
@@ -341,6 +357,10 @@ def _collection_step(protocol: Protocol) -> Step:
     )
 
 
+def _closed_text(what: str, day: date, reason: str) -> str:
+    return f"{what} on {day:%Y-%m-%d}: {reason}"
+
+
 def _moved_note(what: str, wanted: date, got: date, calendar: ClinicCalendar) -> str:
     reason = calendar.closed_reason(wanted) or "no room that day"
     return f"{what} moved from {wanted:%Y-%m-%d} ({reason}) to {got:%Y-%m-%d}"
@@ -349,10 +369,8 @@ def _moved_note(what: str, wanted: date, got: date, calendar: ClinicCalendar) ->
 _Attempt = tuple[list[PlannedEvent] | None, list[str], _Failure]
 
 
-def _plan_first(
-    protocol: Protocol, calendar: ClinicCalendar, first: date, occupancy: Occupancy
-) -> _Attempt:
-    placer = Placer(protocol, calendar, occupancy)
+def _plan_first(placer: Placer, first: date) -> _Attempt:
+    calendar = placer.calendar
     window = _span(first - timedelta(days=MOVE_LIMIT_DAYS), first + timedelta(days=MOVE_LIMIT_DAYS))
     if calendar.is_open(first):
         window = [first]
@@ -364,11 +382,9 @@ def _plan_first(
     return None, [], placer.failure
 
 
-def _plan_collection(
-    protocol: Protocol, calendar: ClinicCalendar, collection: date, occupancy: Occupancy
-) -> _Attempt:
-    step = _collection_step(protocol)
-    placer = Placer(protocol, calendar, occupancy)
+def _plan_collection(placer: Placer, collection: date) -> _Attempt:
+    calendar = placer.calendar
+    step = _collection_step(placer.protocol)
     days = [collection]
     if not calendar.is_open(collection):
         days = _later_first(
@@ -380,7 +396,8 @@ def _plan_collection(
         placed = placer.step_on(step, day, 1)
         if placed is None:
             reason = calendar.closed_reason(day) or "no room left for another collection"
-            placer.failure.record(0, "clinic.calendar", f"collection on {day:%Y-%m-%d}: {reason}")
+            placer.failure.record(0, "clinic.calendar",
+                                  partial(_closed_text, "collection", day, reason))
             continue
         low, high = step.window_days
         firsts = _span(day - timedelta(days=high), day - timedelta(days=low))
@@ -414,27 +431,28 @@ def plan_course(
     start = first_infusion if first_infusion is not None else collection
     assert start is not None
     attempt = _plan_first if first_infusion is not None else _plan_collection
-    events, notes, failure = attempt(protocol, calendar, start, occupancy)
+    placer = Placer(protocol, calendar, occupancy)
+    events, notes, failure = attempt(placer, start)
     if events is not None:
         return Plan(tuple(events), tuple(notes))
     what = "first infusion" if first_infusion is not None else "collection"
-    raise failure.error(_suggest(attempt, protocol, calendar, start, occupancy, what))
+    raise failure.error(_suggest(attempt, placer, start, what))
 
 
 def _suggest(
-    attempt: Callable[[Protocol, ClinicCalendar, date, Occupancy], _Attempt],
-    protocol: Protocol,
-    calendar: ClinicCalendar,
-    start: date,
-    occupancy: Occupancy,
-    what: str,
+    attempt: Callable[[Placer, date], _Attempt], placer: Placer, start: date, what: str
 ) -> str | None:
-    """The nearest start (a later one wins a tie) from which the whole course fits."""
+    """The nearest start (a later one wins a tie) from which the whole course fits.
+
+    The placer is shared between attempts: a dead end found once (an infusion that cannot
+    follow a given week) is a dead end for every start, so the search stays fast.
+    """
+    placer.failure = _Failure()
     for distance in range(1, SUGGEST_LIMIT_DAYS + 1):
         for day in (start + timedelta(days=distance), start - timedelta(days=distance)):
-            if not calendar.is_open(day):
+            if not placer.calendar.is_open(day):
                 continue
-            events, _, _ = attempt(protocol, calendar, day, occupancy)
+            events, _, _ = attempt(placer, day)
             if events is not None:
                 return f"the nearest {what} that works is {day:%Y-%m-%d} ({day:%a})"
     return None

@@ -7,6 +7,7 @@ checks the culture lab's notice window, and writes the difference in one transac
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from planner.exports import (
     entries,
 )
 from planner.ics import render_calendar
-from planner.model import INFUSION, Occupancy, PlannedEvent, Status
+from planner.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
 from planner.reschedule import (
     Course,
     cancel,
@@ -38,9 +39,40 @@ from planner.reschedule import (
     slot_key,
 )
 from planner.schedule import Plan, plan_course
-from planner.store import Store
+from planner.store import NewCourse, Store
 
 OCCUPANCY_MARGIN = timedelta(days=60)
+
+
+@dataclass(frozen=True)
+class CourseRequest:
+    """One course to plan: for a patient, from its first infusion or its collection."""
+
+    patient_id: int
+    first_infusion: date | None = None
+    collection: date | None = None
+    protocol_name: str | None = None
+
+    @property
+    def start(self) -> date:
+        start = self.first_infusion or self.collection
+        assert start is not None
+        return start
+
+    @property
+    def planned_from(self) -> str:
+        return "first_infusion" if self.first_infusion else "collection"
+
+
+def book(occupancy: Occupancy, events: Iterable[PlannedEvent]) -> None:
+    """Count a just-planned course in ``occupancy`` so the next plan of a batch sees it."""
+    for event in events:
+        day = event.start.date()
+        if event.kind == INFUSION:
+            occupancy.infusions[day] = (*occupancy.infusions.get(day, ()),
+                                        (event.start, event.end))
+        elif event.kind == "collection":
+            occupancy.collections[day] = occupancy.collections.get(day, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -75,23 +107,54 @@ class Planner:
              collection: date | None = None, protocol_name: str | None = None
              ) -> tuple[int, Plan]:
         """Plan and store a course; nothing is stored when it cannot be planned."""
-        self.store.patient(patient_id)
-        protocol = self.settings.protocol(protocol_name)
-        start = first_infusion or collection
-        if start is None or (first_infusion and collection):
+        request = CourseRequest(patient_id, first_infusion, collection, protocol_name)
+        return self.plan_many([request])[0]
+
+    def plan_many(self, requests: Sequence[CourseRequest]) -> list[tuple[int, Plan]]:
+        """Plan and store several courses in one transaction: all of them or none.
+
+        Each course sees the ones planned before it, so capacity holds across the batch.
+        A refusal names the request (its position, patient and start) and its reason.
+        """
+        for request in requests:
+            self._check_request(request)
+        self.store.check_patients({r.patient_id for r in requests})
+        if not requests:
+            return []
+        starts = [r.start for r in requests]
+        occupancy = self.store.occupancy(min(starts) - OCCUPANCY_MARGIN,
+                                         max(starts) + OCCUPANCY_MARGIN, self.tz)
+        planned = []
+        for index, request in enumerate(requests):
+            plan = self._plan_one(request, occupancy, index if len(requests) > 1 else None)
+            book(occupancy, plan.events)
+            planned.append((request, plan))
+        ids = self.store.create_courses(
+            [NewCourse(r.patient_id, self.settings.protocol(r.protocol_name), plan,
+                       r.planned_from, r.start) for r, plan in planned],
+            uid_domain=self.settings.export.uid_domain, actor=self.actor, now=self.now())
+        return [(course_id, plan) for course_id, (_, plan) in zip(ids, planned, strict=True)]
+
+    def _check_request(self, request: CourseRequest) -> None:
+        if (request.first_infusion is None) == (request.collection is None):
             raise InputError("give exactly one of --first-infusion and --collection")
-        if self.at(start, time(23, 59)) < self.now():
-            raise InputError(f"{start:%Y-%m-%d} is in the past")
-        occupancy = self.store.occupancy(start - OCCUPANCY_MARGIN, start + OCCUPANCY_MARGIN,
-                                         self.tz)
-        plan = plan_course(protocol, self.calendar, first_infusion=first_infusion,
-                           collection=collection, occupancy=occupancy)
-        course_id = self.store.create_course(
-            patient_id, protocol, plan,
-            planned_from="first_infusion" if first_infusion else "collection",
-            start=start, uid_domain=self.settings.export.uid_domain, actor=self.actor,
-            now=self.now())
-        return course_id, plan
+        self.settings.protocol(request.protocol_name)
+        if self.at(request.start, time(23, 59)) < self.now():
+            raise InputError(f"{request.start:%Y-%m-%d} is in the past")
+
+    def _plan_one(self, request: CourseRequest, occupancy: Occupancy,
+                  index: int | None) -> Plan:
+        try:
+            return plan_course(self.settings.protocol(request.protocol_name), self.calendar,
+                               first_infusion=request.first_infusion,
+                               collection=request.collection, occupancy=occupancy)
+        except PlanningError as error:
+            if index is None:
+                raise
+            raise PlanningError(
+                f"course {index + 1} (patient {request.patient_id}, {request.planned_from} "
+                f"{request.start:%Y-%m-%d}): {error.rule}", error.reason, error.suggestion
+            ) from None
 
     def course(self, course_id: int) -> Course:
         """The course with its events in the clinic's zone (so weekdays and DST are right)."""
@@ -143,17 +206,19 @@ class Planner:
 
     def postpone(self, course_id: int, *, days: int | None = None, to: date | None = None,
                  force: bool = False) -> Change:
-        """Shift the rest of a course by ``days``, or so that its next event is on ``to``."""
+        """Shift the rest of a course by ``days``, or so that its next infusion is on ``to``."""
         self._check_course_active(course_id)
         course = self.course(course_id)
         if to is not None:
-            ahead = [e for e in course.events if not is_fixed(e, self.now())]
+            ahead = [e for e in course.events if e.kind == INFUSION
+                     and e.status is Status.SCHEDULED and not is_fixed(e, self.now())]
             if not ahead:
-                raise PlanningError("postpone", "no event of this course is still ahead")
-            days = (to - ahead[0].start.date()).days
+                raise PlanningError("postpone", "no infusion of this course is still ahead")
+            next_infusion = min(ahead, key=lambda e: e.start)
+            days = (to - next_infusion.start.date()).days
             if days < 1:
-                raise InputError(f"--to: {to:%Y-%m-%d} is not after the next event on "
-                                 f"{ahead[0].start:%Y-%m-%d}")
+                raise InputError(f"--to: {to:%Y-%m-%d} is not after the next infusion on "
+                                 f"{next_infusion.start:%Y-%m-%d}")
         assert days is not None
         occupancy = self._occupancy_for(course_id, self.now().date() + timedelta(days=days))
         new = postpone(course, self.calendar, days, self.now(), occupancy=occupancy)
@@ -190,6 +255,16 @@ class Planner:
 
     # -- reading -----------------------------------------------------------------------
 
+    def upcoming_visits(self, patient_id: int) -> list[StoredEvent]:
+        """The patient's scheduled events still ahead that the patient attends, in order."""
+        visits = []
+        for course in self.store.courses_of(patient_id):
+            protocol = self.store.course_protocol(course["id"])
+            visits += [e for e in self.store.events_of(course["id"])
+                       if e.status is Status.SCHEDULED and e.start > self.now()
+                       and "patient" in audience_of(protocol, e.kind)]
+        return sorted(visits, key=lambda e: e.start)
+
     def agenda(self, first: date, last: date, role: str | None = None) -> list[dict[str, Any]]:
         rows = self.store.agenda(self.at(first, None), self.at(last + timedelta(days=1), None))
         if role is None:
@@ -201,15 +276,18 @@ class Planner:
                 if role in audience_of(protocols.get(snapshots[r["course_id"]]), r["kind"])]
 
     def export(self, *, patient_id: int | None = None, course_id: int | None = None,
-               role: str | None = None) -> bytes:
-        """The .ics bytes for one patient, one course, one staff role, or the whole clinic."""
+               role: str | None = None, since: datetime | None = None,
+               until: datetime | None = None) -> bytes:
+        """The .ics bytes for one patient, one course, one staff role, or the whole clinic,
+        optionally only events starting in [since, until)."""
         if patient_id is not None:
             self.store.patient(patient_id)
         if course_id is not None:
             self.store.course(course_id)
         patient_view = patient_id is not None or course_id is not None
         audience = Audience(PATIENT_VIEW) if patient_view else Audience(STAFF_VIEW, role)
-        rows = self.store.export_rows(patient_id=patient_id, course_id=course_id)
+        rows = self.store.export_rows(patient_id=patient_id, course_id=course_id,
+                                      since=since, until=until)
         selected = entries(rows, audience, self.settings.export, self.settings.clinic.timezone,
                            self.store.infusion_totals())
         return render_calendar(selected, timezone=self.settings.clinic.timezone,

@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,17 @@ from planner.schedule import Plan
 from planner.schema import db_label, migrate
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True)
+class NewCourse:
+    """A planned course to store."""
+
+    patient_id: int
+    protocol: Protocol
+    plan: Plan
+    planned_from: str
+    start: date
 
 
 def open_database(path: str | Path) -> Database:
@@ -76,7 +87,7 @@ class Store:
     def _audit(self, actor: str, action: str, now: datetime, *, course_id: int | None = None,
                event_id: int | None = None, detail: dict[str, Any] | None = None,
                reason: str | None = None) -> None:
-        self.db.execute(
+        self.db.conn.execute(
             "INSERT INTO audit (at, actor, action, course_id, event_id, detail, reason)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [_utc(now), actor, action, course_id, event_id,
@@ -153,27 +164,50 @@ class Store:
                 collections[start.date()] = collections.get(start.date(), 0) + 1
         return Occupancy({d: tuple(v) for d, v in infusions.items()}, collections)
 
+    def check_patients(self, patient_ids: set[int]) -> None:
+        """Raise NotFoundError naming the first id that is not a patient."""
+        known = {row[0] for row in self.db.execute("SELECT id FROM patients")}
+        for patient_id in sorted(patient_ids - known):
+            raise NotFoundError(f"PATIENT_ID: no patient with id {patient_id}")
+
     def create_course(self, patient_id: int, protocol: Protocol, plan: Plan, *,
                       planned_from: str, start: date, uid_domain: str, actor: str,
                       now: datetime) -> int:
-        """Store a planned course and all its events, with one audit row."""
-        self.patient(patient_id)
-        course_uid = secrets.token_hex(8)
+        """Store one planned course (see ``create_courses``)."""
+        self.check_patients({patient_id})
+        new = NewCourse(patient_id, protocol, plan, planned_from, start)
+        return self.create_courses([new], uid_domain=uid_domain, actor=actor, now=now)[0]
+
+    def create_courses(self, courses: list[NewCourse], *, uid_domain: str, actor: str,
+                       now: datetime) -> list[int]:
+        """Store planned courses with all their events, one audit row each, in one
+        transaction: either every course is stored or none is."""
+        ids = []
+        snapshots: dict[str, str] = {}
         with self.transaction():
-            cursor = self.db.execute(
-                "INSERT INTO courses (uid, patient_id, protocol, protocol_snapshot, planned_from,"
-                " start_date, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [course_uid, patient_id, protocol.name,
-                 json.dumps(protocol_to_table(protocol), sort_keys=True), planned_from,
-                 start.isoformat(), _utc(now), _utc(now)],
-            )
-            course_id = int(cursor.lastrowid or 0)
-            self._insert_events(course_id, course_uid, protocol, plan.events, uid_domain, now)
-            self._audit(actor, "course.plan", now, course_id=course_id,
-                        detail={"planned_from": planned_from, "start": start.isoformat(),
-                                "protocol": protocol.name, "events": len(plan.events),
-                                "notes": list(plan.notes)})
-        return course_id
+            for new in courses:
+                protocol = new.protocol
+                if protocol.name not in snapshots:
+                    snapshots[protocol.name] = json.dumps(protocol_to_table(protocol),
+                                                          sort_keys=True)
+                course_uid = secrets.token_hex(8)
+                cursor = self.db.conn.execute(
+                    "INSERT INTO courses (uid, patient_id, protocol, protocol_snapshot,"
+                    " planned_from, start_date, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [course_uid, new.patient_id, protocol.name, snapshots[protocol.name],
+                     new.planned_from, new.start.isoformat(), _utc(now), _utc(now)],
+                )
+                course_id = int(cursor.lastrowid or 0)
+                self._insert_events(course_id, course_uid, protocol, new.plan.events,
+                                    uid_domain, now)
+                self._audit(actor, "course.plan", now, course_id=course_id,
+                            detail={"planned_from": new.planned_from,
+                                    "start": new.start.isoformat(), "protocol": protocol.name,
+                                    "events": len(new.plan.events),
+                                    "notes": list(new.plan.notes)})
+                ids.append(course_id)
+        return ids
 
     def _insert_events(self, course_id: int, course_uid: str, protocol: Protocol,
                        events: tuple[PlannedEvent, ...] | list[PlannedEvent],
@@ -294,10 +328,19 @@ class Store:
             [_utc(start), _utc(end)],
         ))
 
-    def export_rows(self, *, patient_id: int | None = None,
-                    course_id: int | None = None) -> list[dict[str, Any]]:
-        """Every event with its patient and course, for calendar export."""
-        where, params = [], []
+    def export_rows(self, *, patient_id: int | None = None, course_id: int | None = None,
+                    since: datetime | None = None, until: datetime | None = None
+                    ) -> list[dict[str, Any]]:
+        """Events with their patient and course, for calendar export; ``since`` and
+        ``until`` bound the start instant (``until`` excluded)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("e.start_utc >= ?")
+            params.append(_utc(since))
+        if until is not None:
+            where.append("e.start_utc < ?")
+            params.append(_utc(until))
         if patient_id is not None:
             where.append("c.patient_id = ?")
             params.append(patient_id)
