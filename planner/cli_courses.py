@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import click
 
@@ -12,6 +14,7 @@ from planner.cli_types import ISO_DATE
 from planner.errors import InputError
 from planner.model import AUDIENCES, StoredEvent
 from planner.output import EVENT_HEADERS, echo_json, echo_table, event_json, event_row
+from planner.service import CourseRequest
 
 
 @cli.command()
@@ -133,3 +136,75 @@ def _agenda_json(row: dict[str, object], tz: object) -> dict[str, object]:
     data["end"] = _local(str(row["end"]), tz).isoformat()
     data["lab_attention"] = bool(row["lab_attention"])
     return data
+
+
+@cli.command("plan-many")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@json_option
+@pass_app
+def plan_many(app: App, file: Any, as_json: bool) -> None:
+    """Plan many courses from a CSV file, all in one transaction: all of them or none.
+
+    The file has a header and one course per line: patient_id, then first_infusion or
+    collection (one of them, YYYY-MM-DD), and optionally protocol. Useful to move a
+    clinic's existing schedule in. A line that cannot be planned is named with its
+    reason and nothing is stored.
+
+    \b
+    Example:
+      planner plan-many courses.csv
+    \b
+    courses.csv:
+      patient_id,first_infusion,collection,protocol
+      1,2026-12-07,,
+      2,,2026-11-16,ank
+    """
+    requests = read_course_requests(file)
+    results = app.planner.plan_many([request for _, request in requests])
+    if as_json:
+        echo_json([{"line": line, "course_id": course_id, "notes": list(plan.notes)}
+                   for (line, _), (course_id, plan) in zip(requests, results, strict=True)])
+        return
+    click.echo(f"{len(results)} courses planned.")
+    for (line, _), (course_id, plan) in zip(requests, results, strict=True):
+        for note in plan.notes:
+            click.echo(f"line {line} (course {course_id}): {note}")
+
+
+def read_course_requests(file: Any) -> list[tuple[int, CourseRequest]]:
+    """(line number, request) for each CSV line; errors name the file, line and column."""
+    name = getattr(file, "name", "FILE")
+    reader = csv.DictReader(file)
+    missing = {"patient_id"} - set(reader.fieldnames or [])
+    if missing:
+        raise InputError(f"{name}: the header must name patient_id, and first_infusion or "
+                         "collection")
+    requests = []
+    for row in reader:
+        line = reader.line_num
+        requests.append((line, _request(name, line, row)))
+    if not requests:
+        raise InputError(f"{name}: no courses in the file")
+    return requests
+
+
+def _request(name: str, line: int, row: dict[str, str | None]) -> CourseRequest:
+    def field(key: str) -> str:
+        return (row.get(key) or "").strip()
+
+    try:
+        patient_id = int(field("patient_id"))
+    except ValueError:
+        raise InputError(f"{name} line {line}: patient_id: must be a whole number, got "
+                         f"{field('patient_id')!r}") from None
+    dates: dict[str, date | None] = {}
+    for key in ("first_infusion", "collection"):
+        try:
+            dates[key] = ISO_DATE.convert(field(key), None, None) if field(key) else None
+        except click.BadParameter as error:
+            raise InputError(f"{name} line {line}: {key}: {error.message}") from None
+    if (dates["first_infusion"] is None) == (dates["collection"] is None):
+        raise InputError(f"{name} line {line}: give exactly one of first_infusion and "
+                         "collection")
+    return CourseRequest(patient_id, dates["first_infusion"], dates["collection"],
+                         field("protocol") or None)

@@ -130,9 +130,16 @@ class StoredEvent:
 class Occupancy:
     """What other courses already use, so a plan stays within capacity.
 
-    ``infusions`` maps a date to the (start, end) intervals already booked that day;
-    ``collections`` maps a date to the number of collections booked.
+    ``infusions`` maps a date to the (start, end) intervals booked that day, each with the
+    number of chairs it takes; ``collections`` maps a date to the collections booked.
     """
 
-    infusions: dict[date, tuple[tuple[datetime, datetime], ...]] = field(default_factory=dict)
+    infusions: dict[date, dict[tuple[datetime, datetime], int]] = field(default_factory=dict)
     collections: dict[date, int] = field(default_factory=dict)
+
+    def chairs_in_use(self, day: date, start: datetime, end: datetime) -> int:
+        """Chairs taken by infusions overlapping [start, end) on ``day``."""
+        booked = self.infusions.get(day)
+        if not booked:
+            return 0
+        return sum(n for (b_start, b_end), n in booked.items() if b_start < end and start < b_end)

@@ -266,8 +266,7 @@ def _check_infusion_start(placer: Placer, seq: int, start: datetime, now: dateti
             f"of {placer.protocol.infusion_minutes} minutes and its blood test",
         )
     end = start + timedelta(minutes=placer.protocol.infusion_minutes)
-    booked = placer.occupancy.infusions.get(day, ())
-    if sum(1 for b, e in booked if b < end and start < e) >= calendar.clinic.infusion_chairs:
+    if placer.occupancy.chairs_in_use(day, start, end) >= calendar.clinic.infusion_chairs:
         raise PlanningError(
             "clinic.capacity", f"all infusion chairs are taken at {start:%Y-%m-%d %H:%M}"
         )

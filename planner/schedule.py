@@ -120,15 +120,10 @@ class Placer:
     def _free_slot(self, day: date, seq: int) -> datetime | None:
         """The first infusion start on ``day`` that fits clinic hours and a free chair."""
         length = timedelta(minutes=self.protocol.infusion_minutes)
-        booked = self.occupancy.infusions.get(day, ())
         chairs = self.calendar.clinic.infusion_chairs
         for clock in self._slot_clocks:
             start = self.calendar.at(day, clock)
-            if not booked:
-                return start
-            end = start + length
-            overlapping = sum(1 for b_start, b_end in booked if b_start < end and start < b_end)
-            if overlapping < chairs:
+            if self.occupancy.chairs_in_use(day, start, start + length) < chairs:
                 return start
         self.failure.record(
             seq,

@@ -69,8 +69,8 @@ def book(occupancy: Occupancy, events: Iterable[PlannedEvent]) -> None:
     for event in events:
         day = event.start.date()
         if event.kind == INFUSION:
-            occupancy.infusions[day] = (*occupancy.infusions.get(day, ()),
-                                        (event.start, event.end))
+            booked = occupancy.infusions.setdefault(day, {})
+            booked[(event.start, event.end)] = booked.get((event.start, event.end), 0) + 1
         elif event.kind == "collection":
             occupancy.collections[day] = occupancy.collections.get(day, 0) + 1
 

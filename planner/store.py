@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +67,24 @@ def prepare(db: Database) -> None:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
+    """Local ISO 8601 with offset."""
+    return _cached_iso(moment, moment.tzinfo, moment.fold)
 
 
 def _utc(moment: datetime) -> str:
+    """UTC ISO 8601, the sortable form used for ranges."""
+    return _cached_utc(moment, moment.tzinfo, moment.fold)
+
+
+# Courses share their time slots, so formatting is cached. Aware datetimes compare equal
+# by instant (and ignore ``fold`` within one zone), so the zone and fold are in the key.
+@lru_cache(maxsize=8192)
+def _cached_iso(moment: datetime, _zone: object, _fold: int) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+@lru_cache(maxsize=8192)
+def _cached_utc(moment: datetime, _zone: object, _fold: int) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
@@ -144,31 +159,39 @@ class Store:
 
     def occupancy(self, first: date, last: date, tz: Any,
                   exclude_course: int | None = None) -> Occupancy:
-        """Infusion intervals and collection counts of other courses between two days."""
+        """Infusion chairs and collections booked by other courses between two days."""
         low = _utc(datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=tz))
         high = _utc(datetime.combine(last + timedelta(days=2), datetime.min.time(), tzinfo=tz))
-        infusions: dict[date, list[tuple[datetime, datetime]]] = {}
-        collections: dict[date, int] = {}
+        occupancy = Occupancy()
         rows = self.db.execute(
-            "SELECT kind, start, \"end\" FROM events WHERE start_utc >= ? AND start_utc < ?"
-            " AND status = 'scheduled' AND kind IN ('infusion', 'collection')"
-            " AND course_id != ?",
+            "SELECT kind, start, \"end\", COUNT(*) FROM events"
+            " WHERE start_utc >= ? AND start_utc < ? AND status = 'scheduled'"
+            " AND kind IN ('infusion', 'collection') AND course_id != ?"
+            " GROUP BY kind, start, \"end\"",
             [low, high, exclude_course or -1],
         ).fetchall()
-        for kind, start_text, end_text in rows:
+        for kind, start_text, end_text, count in rows:
             start = datetime.fromisoformat(start_text).astimezone(tz)
+            day = start.date()
             if kind == INFUSION:
-                infusions.setdefault(start.date(), []).append(
-                    (start, datetime.fromisoformat(end_text)))
+                booked = occupancy.infusions.setdefault(day, {})
+                interval = (start, datetime.fromisoformat(end_text).astimezone(tz))
+                booked[interval] = booked.get(interval, 0) + count
             else:
-                collections[start.date()] = collections.get(start.date(), 0) + 1
-        return Occupancy({d: tuple(v) for d, v in infusions.items()}, collections)
+                occupancy.collections[day] = occupancy.collections.get(day, 0) + count
+        return occupancy
 
     def check_patients(self, patient_ids: set[int]) -> None:
         """Raise NotFoundError naming the first id that is not a patient."""
         known = {row[0] for row in self.db.execute("SELECT id FROM patients")}
         for patient_id in sorted(patient_ids - known):
             raise NotFoundError(f"PATIENT_ID: no patient with id {patient_id}")
+
+    def _next_course_uid(self) -> str:
+        """The next course's number then a random part: unique across clinics, and new
+        UIDs sort after old ones so their index grows at its end."""
+        (last,) = self.db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM courses").fetchone()
+        return f"{last + 1:08d}-{secrets.token_hex(6)}"
 
     def create_course(self, patient_id: int, protocol: Protocol, plan: Plan, *,
                       planned_from: str, start: date, uid_domain: str, actor: str,
@@ -190,7 +213,7 @@ class Store:
                 if protocol.name not in snapshots:
                     snapshots[protocol.name] = json.dumps(protocol_to_table(protocol),
                                                           sort_keys=True)
-                course_uid = secrets.token_hex(8)
+                course_uid = self._next_course_uid()
                 cursor = self.db.conn.execute(
                     "INSERT INTO courses (uid, patient_id, protocol, protocol_snapshot,"
                     " planned_from, start_date, created_at, updated_at)"
@@ -213,12 +236,13 @@ class Store:
                        events: tuple[PlannedEvent, ...] | list[PlannedEvent],
                        uid_domain: str, now: datetime) -> None:
         rows = []
+        stamp = _utc(now)
         for event in events:
             kind, seq = slot_key(protocol, event)
             suffix = f"{kind}-{seq}" if seq else kind
             rows.append((f"{course_uid}-{suffix}@{uid_domain}", course_id, event.kind,
                          event.seq, _iso(event.start), _iso(event.end), _utc(event.start),
-                         event.status.value, _utc(now)))
+                         event.status.value, stamp))
         self.db.conn.executemany(
             "INSERT INTO events (uid, course_id, kind, seq, start, \"end\", start_utc, status,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -140,10 +140,8 @@ def test_a_substitute_holiday_monday_shifts_the_rhythm_to_keep_cells_deliverable
 
 
 def test_a_full_infusion_slot_takes_the_next_slot_the_same_day():
-    booked = tuple(
-        (datetime(2026, 6, 1, 10, 0, tzinfo=TOKYO), datetime(2026, 6, 1, 11, 0, tzinfo=TOKYO))
-        for _ in range(3)
-    )
+    booked = {(datetime(2026, 6, 1, 10, 0, tzinfo=TOKYO),
+               datetime(2026, 6, 1, 11, 0, tzinfo=TOKYO)): 3}
     plan = plan_course(ANK, CALENDAR, **JUNE,
                        occupancy=Occupancy(infusions={date(2026, 6, 1): booked}))
     first = next(e for e in plan.events if e.kind == "infusion" and e.seq == 1)

@@ -32,7 +32,7 @@ def occupancies(draw):
         day = base + timedelta(days=offset)
         start = datetime.combine(day, ANK.infusion_time, tzinfo=TOKYO)
         chairs = draw(st.integers(1, SETTINGS.clinic.infusion_chairs))
-        infusions[day] = ((start, start + timedelta(hours=1)),) * chairs
+        infusions[day] = {(start, start + timedelta(hours=1)): chairs}
     for offset in draw(st.lists(st.integers(-60, 0), max_size=6)):
         collections[base + timedelta(days=offset)] = draw(st.integers(1, 2))
     return base, Occupancy(infusions, collections)
@@ -113,8 +113,9 @@ def test_capacity_is_never_exceeded(busy, mode):
     for event in plan.events:
         day = event.start.date()
         if event.kind == "infusion":
-            booked = occupancy.infusions.get(day, ())
-            overlapping = sum(1 for s, e in booked if s < event.end and event.start < e)
+            booked = occupancy.infusions.get(day, {})
+            overlapping = sum(
+                n for (s, e), n in booked.items() if s < event.end and event.start < e)
             assert overlapping < SETTINGS.clinic.infusion_chairs
         if event.kind == "collection":
             assert occupancy.collections.get(day, 0) < SETTINGS.clinic.collections_per_day
