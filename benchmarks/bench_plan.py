@@ -106,8 +106,8 @@ def _export(planner: Planner) -> None:
 def _export_10k(planner: Planner) -> None:
     """A clinic export of 10,000 events: the staff view of the first weeks."""
     (last,) = planner.store.db.execute(
-        "SELECT start_utc FROM events ORDER BY start_utc LIMIT 1 OFFSET 9999").fetchone()
-    until = datetime.fromisoformat(last) + timedelta(seconds=1)
+        "SELECT start_ts FROM events ORDER BY start_ts LIMIT 1 OFFSET 9999").fetchone()
+    until = datetime.fromtimestamp(last + 1, UTC)
     timings = []
     for _ in range(5):
         clear_caches()

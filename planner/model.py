@@ -86,7 +86,7 @@ class Clinic:
     lab_notice_days: int = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedEvent:
     """One dated event of a course as the planner places it.
 

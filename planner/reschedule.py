@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from planner.calendar import ClinicCalendar
 from planner.errors import PlanningError
@@ -45,10 +46,15 @@ def slot_key(protocol: Protocol, event: PlannedEvent) -> tuple[str, int]:
     the first or last infusion exists once per course, so its number may change (the
     follow-up follows an appended make-up infusion) while it stays the same event.
     """
-    for step in protocol.steps:
-        if step.kind == event.kind and step.anchor is not Anchor.EACH:
-            return (event.kind, 0)
+    if event.kind in once_per_course(protocol):
+        return (event.kind, 0)
     return (event.kind, event.seq)
+
+
+@lru_cache(maxsize=64)
+def once_per_course(protocol: Protocol) -> frozenset[str]:
+    """Kinds of the steps anchored to the first or last infusion."""
+    return frozenset(s.kind for s in protocol.steps if s.anchor is not Anchor.EACH)
 
 
 def effective_status(event: PlannedEvent, now: datetime) -> Status:
@@ -250,15 +256,21 @@ def _nearest_days(target: date) -> list[date]:
     return days
 
 
-def _check_infusion_start(placer: Placer, seq: int, start: datetime, now: datetime) -> None:
-    """Refuse a start in the past, on a closed day, outside hours or in a full slot."""
-    calendar = placer.calendar
+def _check_open_and_ahead(calendar: ClinicCalendar, start: datetime, now: datetime) -> date:
+    """The day of ``start``, refusing a start in the past or on a closed day."""
     day = start.astimezone(calendar.tz).date()
     if start <= now:
         raise PlanningError("reschedule.to", f"{start:%Y-%m-%d %H:%M} is in the past")
     reason = calendar.closed_reason(day)
     if reason is not None:
         raise PlanningError("reschedule.to", f"{day:%Y-%m-%d} is closed: {reason}")
+    return day
+
+
+def _check_infusion_start(placer: Placer, seq: int, start: datetime, now: datetime) -> None:
+    """Refuse a start in the past, on a closed day, outside hours or in a full slot."""
+    calendar = placer.calendar
+    day = _check_open_and_ahead(calendar, start, now)
     if not placer.same_day_steps_fit(start):
         raise PlanningError(
             "reschedule.to",
@@ -432,12 +444,7 @@ def move_step(
 
 def _check_step_start(placer: Placer, step: Step, start: datetime, now: datetime) -> None:
     calendar = placer.calendar
-    day = start.astimezone(calendar.tz).date()
-    if start <= now:
-        raise PlanningError("reschedule.to", f"{start:%Y-%m-%d %H:%M} is in the past")
-    reason = calendar.closed_reason(day)
-    if reason is not None:
-        raise PlanningError("reschedule.to", f"{day:%Y-%m-%d} is closed: {reason}")
+    day = _check_open_and_ahead(calendar, start, now)
     if not calendar.within_hours(start, start + timedelta(minutes=step.minutes)):
         raise PlanningError(
             "reschedule.to", f"{start:%H:%M} + {step.minutes} minutes is outside clinic hours "

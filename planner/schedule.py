@@ -65,11 +65,16 @@ def _minutes(clock: time) -> int:
     return clock.hour * 60 + clock.minute
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _offsets_nearest_first(preferred: int, window: tuple[int, int]) -> tuple[int, ...]:
     """Day offsets of a window, nearest to the preferred one first (a later one on a tie)."""
     low, high = window
     return tuple(sorted(range(low, high + 1), key=lambda o: (abs(o - preferred), -o)))
+
+
+def _week(day: date) -> int:
+    """The number of the Monday-to-Sunday week a day is in (date 1-1-1 was a Monday)."""
+    return (day.toordinal() - 1) // 7
 
 
 def _span(start: date, end: date) -> list[date]:
@@ -230,8 +235,8 @@ class Placer:
 
     def _keeps_weekly_rhythm(self, day: date, seq: int, placed_days: tuple[date, ...]) -> bool:
         """At most ``per_week`` infusions in one calendar week (Monday to Sunday)."""
-        week = day.isocalendar()[:2]
-        in_week = sum(1 for d in placed_days if d.isocalendar()[:2] == week)
+        week = _week(day)
+        in_week = sum(1 for d in placed_days if _week(d) == week)
         if in_week < self.protocol.per_week:
             return True
         self.failure.record(
@@ -263,7 +268,9 @@ class Placer:
             return None
         low, high = self.protocol.gap_days
         window = _span(previous + timedelta(days=low), previous + timedelta(days=high))
-        for day in _later_first(ideal[seq], window):
+        preferred_gap = (ideal[seq] - previous).days
+        for gap in _offsets_nearest_first(preferred_gap, (low, high)):
+            day = previous + timedelta(days=gap)
             if not self._keeps_weekly_rhythm(day, seq, placed_days):
                 continue
             placed = self.infusion_on(day, seq)

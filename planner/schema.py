@@ -58,7 +58,7 @@ def m001_initial(db: Database) -> None:
             seq INTEGER NOT NULL,
             start TEXT NOT NULL,
             "end" TEXT NOT NULL,
-            start_utc TEXT NOT NULL,
+            start_ts INTEGER NOT NULL,
             status TEXT NOT NULL CHECK (status IN ('scheduled', 'missed', 'cancelled')),
             revision INTEGER NOT NULL DEFAULT 0,
             lab_attention INTEGER NOT NULL DEFAULT 0,
@@ -66,7 +66,7 @@ def m001_initial(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX events_course ON events(course_id)")
-    db.execute("CREATE INDEX events_start ON events(start_utc)")
+    db.execute("CREATE INDEX events_start ON events(start_ts)")
     db.execute(
         """CREATE TABLE audit (
             id INTEGER PRIMARY KEY,

@@ -24,7 +24,7 @@ from sqlite_utils import Database
 from planner.config import parse_protocol, protocol_to_table
 from planner.errors import InputError, NotFoundError, StoreError
 from planner.model import INFUSION, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
-from planner.reschedule import Course, slot_key
+from planner.reschedule import Course, once_per_course, slot_key
 from planner.schedule import Plan
 from planner.schema import db_label, migrate
 
@@ -71,20 +71,20 @@ def _iso(moment: datetime) -> str:
     return _cached_iso(moment, moment.tzinfo, moment.fold)
 
 
-def _utc(moment: datetime) -> str:
-    """UTC ISO 8601, the sortable form used for ranges."""
-    return _cached_utc(moment, moment.tzinfo, moment.fold)
-
-
-# Courses share their time slots, so formatting is cached. Aware datetimes compare equal
-# by instant (and ignore ``fold`` within one zone), so the zone and fold are in the key.
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=16384)
 def _cached_iso(moment: datetime, _zone: object, _fold: int) -> str:
+    """Courses share their time slots, so the text is cached. Aware datetimes compare equal
+    by instant (and ignore ``fold`` within a zone): the zone and fold are part of the key."""
     return moment.isoformat(timespec="seconds")
 
 
-@lru_cache(maxsize=8192)
-def _cached_utc(moment: datetime, _zone: object, _fold: int) -> str:
+def _ts(moment: datetime) -> int:
+    """Unix seconds: how event starts are indexed, sorted and compared across zones."""
+    return int(moment.timestamp())
+
+
+def _utc(moment: datetime) -> str:
+    """UTC ISO 8601, the sortable form used for ranges."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
@@ -160,12 +160,12 @@ class Store:
     def occupancy(self, first: date, last: date, tz: Any,
                   exclude_course: int | None = None) -> Occupancy:
         """Infusion chairs and collections booked by other courses between two days."""
-        low = _utc(datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=tz))
-        high = _utc(datetime.combine(last + timedelta(days=2), datetime.min.time(), tzinfo=tz))
+        low = _ts(datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=tz))
+        high = _ts(datetime.combine(last + timedelta(days=2), datetime.min.time(), tzinfo=tz))
         occupancy = Occupancy()
         rows = self.db.execute(
             "SELECT kind, start, \"end\", COUNT(*) FROM events"
-            " WHERE start_utc >= ? AND start_utc < ? AND status = 'scheduled'"
+            " WHERE start_ts >= ? AND start_ts < ? AND status = 'scheduled'"
             " AND kind IN ('infusion', 'collection') AND course_id != ?"
             " GROUP BY kind, start, \"end\"",
             [low, high, exclude_course or -1],
@@ -237,14 +237,14 @@ class Store:
                        uid_domain: str, now: datetime) -> None:
         rows = []
         stamp = _utc(now)
+        once = once_per_course(protocol)
         for event in events:
-            kind, seq = slot_key(protocol, event)
-            suffix = f"{kind}-{seq}" if seq else kind
+            suffix = event.kind if event.kind in once else f"{event.kind}-{event.seq}"
             rows.append((f"{course_uid}-{suffix}@{uid_domain}", course_id, event.kind,
-                         event.seq, _iso(event.start), _iso(event.end), _utc(event.start),
+                         event.seq, _iso(event.start), _iso(event.end), _ts(event.start),
                          event.status.value, stamp))
         self.db.conn.executemany(
-            "INSERT INTO events (uid, course_id, kind, seq, start, \"end\", start_utc, status,"
+            "INSERT INTO events (uid, course_id, kind, seq, start, \"end\", start_ts, status,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
@@ -272,7 +272,7 @@ class Store:
 
     def events_of(self, course_id: int) -> list[StoredEvent]:
         rows = self.db.execute(
-            "SELECT * FROM events WHERE course_id = ? ORDER BY start_utc, kind, seq", [course_id]
+            "SELECT * FROM events WHERE course_id = ? ORDER BY start_ts, kind, seq", [course_id]
         ).fetchall()
         return [_stored(row) for row in rows]
 
@@ -322,10 +322,10 @@ class Store:
     def _update_event(self, old: StoredEvent, new: PlannedEvent, attention: bool,
                       now: datetime) -> None:
         self.db.execute(
-            "UPDATE events SET seq = ?, start = ?, \"end\" = ?, start_utc = ?, status = ?,"
+            "UPDATE events SET seq = ?, start = ?, \"end\" = ?, start_ts = ?, status = ?,"
             " revision = revision + 1, lab_attention = MAX(lab_attention, ?), updated_at = ?"
             " WHERE id = ?",
-            [new.seq, _iso(new.start), _iso(new.end), _utc(new.start), new.status.value,
+            [new.seq, _iso(new.start), _iso(new.end), _ts(new.start), new.status.value,
              int(attention), _utc(now), old.id],
         )
 
@@ -348,8 +348,8 @@ class Store:
             "SELECT e.*, c.patient_id, p.name AS patient_name, p.lang AS patient_lang,"
             " c.protocol FROM events e JOIN courses c ON c.id = e.course_id"
             " JOIN patients p ON p.id = c.patient_id"
-            " WHERE e.start_utc >= ? AND e.start_utc < ? ORDER BY e.start_utc, e.kind, e.seq",
-            [_utc(start), _utc(end)],
+            " WHERE e.start_ts >= ? AND e.start_ts < ? ORDER BY e.start_ts, e.kind, e.seq",
+            [_ts(start), _ts(end)],
         ))
 
     def export_rows(self, *, patient_id: int | None = None, course_id: int | None = None,
@@ -360,11 +360,11 @@ class Store:
         where: list[str] = []
         params: list[Any] = []
         if since is not None:
-            where.append("e.start_utc >= ?")
-            params.append(_utc(since))
+            where.append("e.start_ts >= ?")
+            params.append(_ts(since))
         if until is not None:
-            where.append("e.start_utc < ?")
-            params.append(_utc(until))
+            where.append("e.start_ts < ?")
+            params.append(_ts(until))
         if patient_id is not None:
             where.append("c.patient_id = ?")
             params.append(patient_id)
@@ -376,7 +376,7 @@ class Store:
             "SELECT e.*, c.patient_id, c.protocol_snapshot, p.name AS patient_name,"
             " p.lang AS patient_lang, p.mrn AS patient_mrn FROM events e"
             " JOIN courses c ON c.id = e.course_id JOIN patients p ON p.id = c.patient_id "
-            f"{clause} ORDER BY e.start_utc, e.kind, e.seq",
+            f"{clause} ORDER BY e.start_ts, e.kind, e.seq",
             params,
         ))
 
@@ -408,7 +408,7 @@ class Store:
 
 
 def _stored(row: sqlite3.Row | tuple[Any, ...]) -> StoredEvent:
-    (event_id, uid, course_id, kind, seq, start, end, _start_utc, status, revision,
+    (event_id, uid, course_id, kind, seq, start, end, _start_ts, status, revision,
      lab_attention, updated_at) = row
     return StoredEvent(
         id=event_id, uid=uid, course_id=course_id, kind=kind, seq=seq,

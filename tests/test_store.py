@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -75,7 +76,7 @@ def test_open_database_turns_foreign_keys_on(store: Store) -> None:
 def test_foreign_keys_refuse_an_event_of_a_course_that_does_not_exist(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
         store.db.execute(
-            "INSERT INTO events (uid, course_id, kind, seq, start, \"end\", start_utc, status,"
+            "INSERT INTO events (uid, course_id, kind, seq, start, \"end\", start_ts, status,"
             " updated_at) VALUES ('x@y', 99, 'infusion', 1, '', '', '', 'scheduled', '')")
 
 
@@ -329,3 +330,12 @@ def test_a_stored_plan_reads_back_the_same(first: date, zone: str) -> None:
         (e.start.utcoffset(), e.end.utcoffset()) for e in planned]
     db.close()
 
+
+
+def test_the_same_instant_in_two_zones_is_stored_with_each_zone_offset() -> None:
+    from planner.store import _iso
+
+    tokyo = datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    sydney = tokyo.astimezone(ZoneInfo("Australia/Sydney"))
+    assert _iso(tokyo) == "2027-01-04T08:00:00+09:00"
+    assert _iso(sydney) == "2027-01-04T10:00:00+11:00"
