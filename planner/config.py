@@ -20,8 +20,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from planner.config_sections import BotSettings, parse_bot, parse_reminders
 from planner.errors import ConfigError
 from planner.model import AUDIENCES, Anchor, Clinic, Protocol, Step
+from planner.reminders import ReminderPolicy
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 BUILT_IN = "<built-in defaults>"
@@ -74,6 +76,8 @@ class Settings:
     default_protocol: str = "ank"
     export: ExportSettings = field(default_factory=ExportSettings)
     database: Path = Path("planner.db")
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+    bot: BotSettings = field(default_factory=BotSettings)
     source: str = BUILT_IN
 
     def protocol(self, name: str | None) -> Protocol:
@@ -345,6 +349,8 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
         default_protocol=default,
         export=_parse_export(r.sub("export")),
         database=Path(database),
+        reminders=parse_reminders(r.sub("reminders")),
+        bot=parse_bot(r.sub("bot")),
         source=source,
     )
 

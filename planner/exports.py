@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from planner.config import ExportSettings, parse_protocol
 from planner.ics import CalendarEntry
-from planner.model import INFUSION, Protocol
+from planner.model import Protocol
 from planner.texts import event_title, initials, patient_description, staff_description
 
 STAFF_VIEW = "staff"
@@ -54,12 +54,7 @@ class SnapshotProtocols:
 
 
 def audience_of(protocol: Protocol, kind: str) -> tuple[str, ...]:
-    if kind == INFUSION:
-        return protocol.infusion_audience
-    for step in protocol.steps:
-        if step.kind == kind:
-            return step.audience
-    return ()
+    return protocol.audience_of(kind)
 
 
 def entries(rows: Iterable[dict[str, Any]], audience: Audience, settings: ExportSettings,

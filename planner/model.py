@@ -68,6 +68,15 @@ class Protocol:
     infusion_audience: tuple[str, ...] = ("patient", "nurse", "doctor")
     steps: tuple[Step, ...] = ()
 
+    def audience_of(self, kind: str) -> tuple[str, ...]:
+        """Who takes part in events of ``kind`` (nobody for a kind this protocol lacks)."""
+        if kind == INFUSION:
+            return self.infusion_audience
+        for step in self.steps:
+            if step.kind == kind:
+                return step.audience
+        return ()
+
 
 @dataclass(frozen=True)
 class Clinic:

@@ -87,6 +87,119 @@ def m001_initial(db: Database) -> None:
         )
 
 
+@migrations()
+def m002_reminders_and_chats(db: Database) -> None:
+    """Linked Telegram chats, one-time link codes, reminders, the outbox and alerts."""
+    db.execute(
+        """CREATE TABLE chats (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            patient_id INTEGER REFERENCES patients(id),
+            staff_id INTEGER REFERENCES staff(id),
+            family_name TEXT,
+            lang TEXT NOT NULL DEFAULT 'ja' CHECK (lang IN ('ja', 'en')),
+            linked_at TEXT NOT NULL,
+            unlinked_at TEXT,
+            unreachable_at TEXT,
+            unreachable_reason TEXT,
+            CHECK ((patient_id IS NULL) != (staff_id IS NULL))
+        )"""
+    )
+    db.execute("CREATE UNIQUE INDEX chats_linked ON chats(chat_id) WHERE unlinked_at IS NULL")
+    db.execute(
+        """CREATE TABLE link_codes (
+            id INTEGER PRIMARY KEY,
+            code_hash TEXT NOT NULL UNIQUE,
+            patient_id INTEGER REFERENCES patients(id),
+            staff_id INTEGER REFERENCES staff(id),
+            family_name TEXT,
+            created_at TEXT NOT NULL,
+            expires_ts INTEGER NOT NULL,
+            used_at TEXT,
+            used_chat_id INTEGER,
+            CHECK ((patient_id IS NULL) != (staff_id IS NULL))
+        )"""
+    )
+    db.execute("CREATE TABLE link_failures (chat_id INTEGER NOT NULL, at_ts INTEGER NOT NULL)")
+    db.execute("CREATE INDEX link_failures_chat ON link_failures(chat_id, at_ts)")
+    db.execute(
+        """CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            event_revision INTEGER NOT NULL,
+            rule TEXT NOT NULL,
+            audience TEXT NOT NULL,
+            due_ts INTEGER NOT NULL,
+            expires_ts INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'queued', 'sent', 'failed', 'skipped')),
+            reason TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX reminders_event ON reminders(event_id)")
+    db.execute("CREATE INDEX reminders_pending ON reminders(due_ts) WHERE state = 'pending'")
+    db.execute(
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            roles TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            course_id INTEGER REFERENCES courses(id),
+            event_id INTEGER REFERENCES events(id),
+            patient_id INTEGER REFERENCES patients(id),
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'delivered', 'undeliverable'))
+        )"""
+    )
+    db.execute("CREATE INDEX alerts_pending ON alerts(id) WHERE state = 'pending'")
+    db.execute(
+        """CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            purpose TEXT NOT NULL CHECK (purpose IN ('reminder', 'alert', 'digest')),
+            reminder_id INTEGER REFERENCES reminders(id),
+            alert_id INTEGER REFERENCES alerts(id),
+            chat_id INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            buttons TEXT,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sent', 'failed', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ts INTEGER NOT NULL,
+            expires_ts INTEGER,
+            last_error TEXT,
+            message_id INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX deliveries_due ON deliveries(next_attempt_ts) "
+               "WHERE state = 'pending'")
+    db.execute("CREATE INDEX deliveries_reminder ON deliveries(reminder_id)")
+    db.execute(
+        """CREATE TABLE confirmations (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            event_revision INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            answer TEXT NOT NULL CHECK (answer IN ('come', 'change')),
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX confirmations_event ON confirmations(event_id)")
+    db.execute(
+        """CREATE TABLE digests (
+            day TEXT NOT NULL,
+            role TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (day, role)
+        )"""
+    )
+
+
 def migrate(db: Database) -> None:
     """Bring ``db`` to this version's schema, refusing one written by a newer version."""
     known = {m.name for m in migrations._migrations}

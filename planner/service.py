@@ -26,7 +26,9 @@ from planner.exports import (
     entries,
 )
 from planner.ics import render_calendar
+from planner.links import Links
 from planner.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
+from planner.outbox import Outbox
 from planner.reschedule import (
     Course,
     cancel,
@@ -93,6 +95,8 @@ class Planner:
         self.clock = clock
         self.actor = actor
         self.calendar = ClinicCalendar(settings.clinic)
+        self.outbox = Outbox(store.db)
+        self.links = Links(store.db)
         self.tz = ZoneInfo(settings.clinic.timezone)
 
     def now(self) -> datetime:
@@ -132,7 +136,8 @@ class Planner:
         ids = self.store.create_courses(
             [NewCourse(r.patient_id, self.settings.protocol(r.protocol_name), plan,
                        r.planned_from, r.start) for r, plan in planned],
-            uid_domain=self.settings.export.uid_domain, actor=self.actor, now=self.now())
+            uid_domain=self.settings.export.uid_domain, actor=self.actor, now=self.now(),
+            reminders=self.settings.reminders, timezone=self.settings.clinic.timezone)
         return [(course_id, plan) for course_id, (_, plan) in zip(ids, planned, strict=True)]
 
     def _check_request(self, request: CourseRequest) -> None:
@@ -248,9 +253,17 @@ class Planner:
                 + (f" and {len(inside) - 1} more" if len(inside) > 1 else "")
                 + "; run again with --force to make it anyway (the lab will be flagged)")
         keys = {slot_key(course.protocol, new_event) for _, new_event in inside}
-        changed = self.store.apply_change(course_id, new, action=action, actor=self.actor,
-                                          now=self.now(), reason=reason, lab_attention=keys,
-                                          course_status=course_status)
+        with self.store.transaction():
+            changed = self.store.apply_change(course_id, new, action=action, actor=self.actor,
+                                              now=self.now(), reason=reason, lab_attention=keys,
+                                              course_status=course_status)
+            self.outbox.sync_course(course_id, self.settings.reminders,
+                                    self.settings.clinic.timezone, self.now())
+            if inside:
+                self.outbox.add_alert(
+                    "lab_notice", ("lab", "nurse"),
+                    {"changes": [_describe(old, new_event) for old, new_event in inside],
+                     "action": action, "reason": reason}, self.now(), course_id=course_id)
         return Change(course_id, changed, sorted(f"{k} {s}" for k, s in keys))
 
     # -- reading -----------------------------------------------------------------------

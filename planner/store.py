@@ -24,6 +24,8 @@ from sqlite_utils import Database
 from planner.config import parse_protocol, protocol_to_table
 from planner.errors import InputError, NotFoundError, StoreError
 from planner.model import INFUSION, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
+from planner.outbox import Outbox
+from planner.reminders import ReminderPolicy
 from planner.reschedule import Course, once_per_course, slot_key
 from planner.schedule import Plan
 from planner.schema import db_label, migrate
@@ -202,9 +204,11 @@ class Store:
         return self.create_courses([new], uid_domain=uid_domain, actor=actor, now=now)[0]
 
     def create_courses(self, courses: list[NewCourse], *, uid_domain: str, actor: str,
-                       now: datetime) -> list[int]:
-        """Store planned courses with all their events, one audit row each, in one
-        transaction: either every course is stored or none is."""
+                       now: datetime, reminders: ReminderPolicy | None = None,
+                       timezone: str = "Asia/Tokyo") -> list[int]:
+        """Store planned courses with all their events and reminders, one audit row each,
+        in one transaction: either every course is stored or none is."""
+        outbox = Outbox(self.db)
         ids = []
         snapshots: dict[str, str] = {}
         with self.transaction():
@@ -224,6 +228,9 @@ class Store:
                 course_id = int(cursor.lastrowid or 0)
                 self._insert_events(course_id, course_uid, protocol, new.plan.events,
                                     uid_domain, now)
+                if reminders is not None:
+                    outbox.add_for_new_course(course_id, protocol, new.plan.events, reminders,
+                                              timezone, now)
                 self._audit(actor, "course.plan", now, course_id=course_id,
                             detail={"planned_from": new.planned_from,
                                     "start": new.start.isoformat(), "protocol": protocol.name,

@@ -1,0 +1,274 @@
+"""Run the Telegram bot and the reminder dispatcher in one process.
+
+``python bot.py [--config PATH] [--db PATH] [--console]``. Polling (no webhook), so the bot
+needs no public address. Updates sent while the bot was down are fetched and handled at
+start. One bot per database: a lock file next to the database refuses a second one
+(two pollers would make Telegram answer 409 and could send reminders twice). The token
+never appears in a log line: httpx's request log is silenced and every handler redacts it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from sqlite_utils import Database
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from planner import bot_handlers as h
+from planner import bot_texts
+from planner.clock import Clock, SystemClock
+from planner.config import Settings, load_settings
+from planner.config_sections import TOKEN_VARIABLE
+from planner.dispatch import Dispatcher, Sender
+from planner.errors import PlannerError
+from planner.notices import Notices
+from planner.senders import ConsoleSender, TelegramSender
+from planner.service import Planner
+from planner.store import Store, prepare
+
+log = logging.getLogger("planner.bot")
+WATCH_SECONDS = 1.0
+RETRY_DELAY = timedelta(seconds=5)
+NO_TOKEN = (
+    "No Telegram bot token. Create a bot with @BotFather in Telegram (/newbot), then set "
+    f"{TOKEN_VARIABLE}=<token> or [bot] token in the config. To try everything without "
+    "Telegram, run: python bot.py --console"
+)
+
+
+class RedactToken(logging.Filter):
+    """Replaces the token in every record a handler emits (attach to handlers)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg, record.args = message.replace(self.token, "<token>"), ()
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = logging.Formatter().formatException(record.exc_info).replace(
+                    self.token, "<token>")
+                record.exc_info = None
+        return True
+
+
+def configure_logging(token: str, stream: IO[str] | None = None) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactToken(token))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler
+
+
+class InstanceLock:
+    """An exclusive lock on ``<database>.lock``; the OS drops it when the process dies."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = Path(f"{database}.lock")
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise PlannerError(
+                f"another bot is already running on this database ({self.path} is locked); "
+                "stop it first: two bots would answer each other's messages and could send "
+                "reminders twice") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def open_bot_database(path: Path) -> Database:
+    """The bot's connection. ``synchronous=NORMAL`` in WAL mode survives a crash of the
+    process (only a power cut may lose the last commits: then a message goes out again)."""
+    db = Database(sqlite3.connect(str(path), timeout=10.0))
+    prepare(db)
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+class DispatchLoop:
+    """Runs the dispatcher at the next due instant through PTB's job queue (APScheduler).
+
+    One job named ``dispatch`` is re-armed after every run for the instant the dispatcher
+    asks for; a light job every second notices commits by other processes (the CLI) via
+    ``PRAGMA data_version`` and runs the dispatcher at once.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, db: Database) -> None:
+        self.dispatcher = dispatcher
+        self.db = db
+        self._running = asyncio.Lock()
+        self._version = self._data_version()
+        self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
+
+    def _data_version(self) -> int:
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def start(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self.app = app
+        assert app.job_queue is not None
+        app.job_queue.run_repeating(self._watch, interval=WATCH_SECONDS, first=WATCH_SECONDS,
+                                    name="watch-db")
+        self.arm(None)
+
+    def arm(self, when: datetime | None) -> None:
+        """Run the dispatcher at ``when`` (now when None), replacing the pending run."""
+        if self.app is None or self.app.job_queue is None:
+            return
+        queue = self.app.job_queue
+        for job in queue.get_jobs_by_name("dispatch"):
+            job.schedule_removal()
+        queue.run_once(self._run, when=when or 0, name="dispatch",
+                       job_kwargs={"misfire_grace_time": None, "coalesce": True})
+
+    async def _run(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._running.locked():
+            return
+        async with self._running:
+            try:
+                result = await self.dispatcher.tick()
+            except Exception:  # noqa: BLE001 - a failing tick must not stop the reminders
+                log.exception("dispatcher tick failed; trying again shortly")
+                self.arm(self.dispatcher.now() + RETRY_DELAY)
+                return
+        self.arm(result.wake)
+
+    async def _watch(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        version = self._data_version()
+        if version != self._version:
+            self._version = version
+            self.arm(None)
+
+
+def build_application(settings: Settings, db: Database, clock: Clock,
+                      sender_factory: Callable[[Any], Sender] | None = None
+                      ) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The PTB application with every handler and the dispatcher wired in."""
+    bot = settings.bot
+    app = (ApplicationBuilder().token(bot.token).base_url(bot.base_url)
+           .base_file_url(bot.base_file_url).post_init(_on_start).build())
+    planner = Planner(Store(db), settings, clock, actor="bot")
+    sender = (sender_factory or (lambda b: TelegramSender(b, bot.token)))(app.bot)
+    dispatcher = Dispatcher(db, settings, sender, clock)
+    loop = DispatchLoop(dispatcher, db)
+    app.bot_data["ctx"] = h.BotContext(planner, Notices(db, settings), settings, clock,
+                                       wake=lambda: loop.arm(None))
+    app.bot_data["loop"] = loop
+    for name, handler in (("start", h.start), ("help", h.help_command), ("next", h.next_visit),
+                          ("schedule", h.schedule), ("ics", h.ics), ("language", h.language),
+                          ("stop", h.stop), ("today", h.today), ("tomorrow", h.tomorrow),
+                          ("week", h.week), ("unconfirmed", h.unconfirmed)):
+        app.add_handler(CommandHandler(name, handler))
+    app.add_handler(CallbackQueryHandler(h.answer))
+    app.add_handler(MessageHandler(filters.ALL, h.unknown))
+    app.add_error_handler(_on_error)
+    return app
+
+
+async def _on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    for lang, commands in bot_texts.BOT_COMMANDS.items():
+        menu = [BotCommand(name, description) for name, description in commands]
+        await app.bot.set_my_commands(menu, scope=BotCommandScopeDefault(),
+                                      language_code=None if lang == "en" else lang)
+    app.bot_data["loop"].start(app)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("error while handling an update: %s", context.error)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bot.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default=os.environ.get("PLANNER_CONFIG"),
+                        help="configuration file (TOML); also PLANNER_CONFIG")
+    parser.add_argument("--db", default=os.environ.get("PLANNER_DB"),
+                        help="SQLite database; also PLANNER_DB")
+    parser.add_argument("--console", action="store_true",
+                        help="print each message instead of sending it (no token needed)")
+    return parser.parse_args(argv)
+
+
+async def run_console(settings: Settings, db: Database, clock: Clock, out: IO[str],
+                      stop: asyncio.Event | None = None) -> None:
+    """The dispatcher alone, printing messages: try the whole flow without Telegram."""
+    dispatcher = Dispatcher(db, settings, ConsoleSender(out), clock)
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        result = await dispatcher.tick()
+        delay = WATCH_SECONDS
+        if result.wake is not None:
+            delay = max(0.0, min(delay, (result.wake - clock.now()).total_seconds()))
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            continue
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    try:
+        settings = load_settings(args.config)
+        path = Path(args.db) if args.db else settings.database
+        if not args.console and not settings.bot.token:
+            print(NO_TOKEN, file=sys.stderr)  # noqa: T201 - the bot's command line
+            return 2
+        lock = InstanceLock(path)
+        lock.acquire()
+        db = open_bot_database(path)
+    except PlannerError as error:
+        print(f"Error: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    configure_logging(settings.bot.token)
+    try:
+        if args.console:
+            log.info("console mode: messages are printed, not sent")
+            asyncio.run(run_console(settings, db, SystemClock(), sys.stdout))
+        else:
+            app = build_application(settings, db, SystemClock())
+            log.info("bot starting (polling)")
+            app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lock.release()
+    return 0
+

@@ -1,0 +1,268 @@
+"""Telegram command and button handlers: parse, call the library, answer.
+
+Everyone not linked, and anyone asking for something that is not theirs, gets the same
+short generic answer, which says nothing about anybody.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from telegram import InputFile, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from planner import bot_texts
+from planner.clock import Clock
+from planner.config import Settings
+from planner.links import Chat
+from planner.notices import Notices, parse_button_data
+from planner.service import Planner
+
+ALERT_ROLES = ("nurse", "reception")
+
+
+@dataclass
+class BotContext:
+    """What the handlers share: the planner (store, links, outbox), texts and the clock."""
+
+    planner: Planner
+    notices: Notices
+    settings: Settings
+    clock: Clock
+    wake: Any = None  # called after a change so the dispatcher runs at once
+
+    def now(self) -> datetime:
+        return self.clock.now().astimezone(self.planner.tz)
+
+
+def _ctx(context: ContextTypes.DEFAULT_TYPE) -> BotContext:
+    return context.application.bot_data["ctx"]  # type: ignore[no-any-return]
+
+
+def _language(update: Update) -> str:
+    user = update.effective_user
+    code = (user.language_code or "") if user else ""
+    return "en" if code.startswith("en") else "ja"
+
+
+async def _reply(update: Update, text: str) -> None:
+    chat = update.effective_chat
+    if chat is None:
+        return
+    for part in bot_texts.split_message(text):
+        await chat.send_message(part, parse_mode=ParseMode.HTML)
+
+
+def _linked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    found = _ctx(context).planner.links.chat(chat.id)
+    if found is not None and found.patient_id is None and found.staff_id is None:
+        return None
+    return found
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """``/start <code>`` links the chat; a bad code and no code get the generic answer."""
+    ctx, chat = _ctx(context), update.effective_chat
+    if chat is None:
+        return
+    lang = _language(update)
+    if not context.args:
+        linked = ctx.planner.links.chat(chat.id)
+        text = (bot_texts.help_text(linked.lang, staff=linked.staff_id is not None) if linked
+                else bot_texts.generic_text(lang))
+        await _reply(update, text)
+        return
+    now = ctx.now()
+    links = ctx.planner.links
+    if links.throttled(chat.id, now):
+        await _reply(update, bot_texts.throttled_text(lang))
+        return
+    with ctx.planner.store.transaction():
+        linked = links.redeem(context.args[0][:64], chat.id, None, now)
+    if linked is None:
+        await _reply(update, bot_texts.generic_text(lang))
+        return
+    await _reply(update, bot_texts.welcome_text(linked.lang, name=linked.name,
+                                                family_name=linked.family_name,
+                                                staff=linked.staff_id is not None))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    linked = _linked(update, context)
+    if linked is None:
+        await _reply(update, bot_texts.generic_text(_language(update)))
+        return
+    await _reply(update, bot_texts.help_text(linked.lang, staff=linked.staff_id is not None))
+
+
+async def _patient(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
+    """The chat if it is a patient's (or family's); else the generic answer is sent."""
+    linked = _linked(update, context)
+    if linked is None or linked.patient_id is None:
+        await _reply(update, bot_texts.generic_text(linked.lang if linked else _language(update)))
+        return None
+    return linked
+
+
+async def next_visit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    linked = await _patient(update, context)
+    if linked is None or linked.patient_id is None:
+        return
+    ctx = _ctx(context)
+    visits = ctx.notices.patient_visits(linked.patient_id, ctx.now(), upcoming=True)
+    await _reply(update, bot_texts.next_visit_text(visits, linked.lang))
+
+
+async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    linked = await _patient(update, context)
+    if linked is None or linked.patient_id is None:
+        return
+    ctx = _ctx(context)
+    visits = ctx.notices.patient_visits(linked.patient_id, ctx.now(), upcoming=False)
+    await _reply(update, bot_texts.schedule_text(visits, linked.lang,
+                                                 ctx.planner.calendar.closed_reason))
+
+
+async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Sends the patient's own calendar file (and the feed link when one is configured)."""
+    linked = await _patient(update, context)
+    if linked is None or linked.patient_id is None or update.effective_chat is None:
+        return
+    ctx = _ctx(context)
+    data = ctx.planner.export(patient_id=linked.patient_id)
+    await update.effective_chat.send_document(
+        InputFile(data, filename="ank-schedule.ics"), caption=bot_texts.ics_caption(linked.lang),
+        parse_mode=ParseMode.HTML)
+
+
+async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """``/language`` switches between Japanese and English; ``/language en`` picks one."""
+    linked = _linked(update, context)
+    if linked is None:
+        await _reply(update, bot_texts.generic_text(_language(update)))
+        return
+    wanted = (context.args[0].lower() if context.args else "")[:2]
+    new = wanted if wanted in ("ja", "en") else ("en" if linked.lang == "ja" else "ja")
+    ctx = _ctx(context)
+    with ctx.planner.store.transaction():
+        ctx.planner.links.set_language(linked.chat_id, new)
+    await _reply(update, bot_texts.language_text(new))
+
+
+async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    linked = _linked(update, context)
+    if linked is None:
+        await _reply(update, bot_texts.generic_text(_language(update)))
+        return
+    ctx = _ctx(context)
+    with ctx.planner.store.transaction():
+        ctx.planner.links.unlink(linked.chat_id, ctx.now())
+    await _reply(update, bot_texts.stop_text(linked.lang))
+
+
+async def _staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
+    linked = _linked(update, context)
+    if linked is None or linked.staff_id is None:
+        await _reply(update, bot_texts.generic_text(linked.lang if linked else _language(update)))
+        return None
+    return linked
+
+
+async def _staff_day(update: Update, context: ContextTypes.DEFAULT_TYPE, offset: int,
+                     relative: str) -> None:
+    linked = await _staff(update, context)
+    if linked is None:
+        return
+    ctx = _ctx(context)
+    day: date = ctx.now().date() + timedelta(days=offset)
+    visits = ctx.notices.staff_visits(day, day, linked.role, ctx.now())
+    title = bot_texts.day_title(day, linked.lang, relative=relative)
+    await _reply(update, bot_texts.day_text(title, visits, linked.lang))
+
+
+async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _staff_day(update, context, 0, "today")
+
+
+async def tomorrow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _staff_day(update, context, 1, "tomorrow")
+
+
+async def week(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    linked = await _staff(update, context)
+    if linked is None:
+        return
+    ctx = _ctx(context)
+    first = ctx.now().date()
+    visits = ctx.notices.staff_visits(first, first + timedelta(days=6), linked.role, ctx.now())
+    await _reply(update, bot_texts.week_text(visits, linked.lang))
+
+
+async def unconfirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    linked = await _staff(update, context)
+    if linked is None:
+        return
+    ctx = _ctx(context)
+    first = ctx.now().date()
+    visits = ctx.notices.staff_visits(first, first + timedelta(days=7), None, ctx.now(),
+                                      only_unconfirmed=True)
+    await _reply(update, bot_texts.unconfirmed_text(visits, linked.lang))
+
+
+async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other text or command: help for linked chats, the generic answer for others."""
+    await help_command(update, context)
+
+
+async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A press on "I will come" / "I need to change": stored, shown, and told to staff."""
+    query = update.callback_query
+    if query is None or query.message is None:
+        return
+    linked = _linked(update, context)
+    parsed = parse_button_data(query.data or "")
+    ctx = _ctx(context)
+    event = _event_of(ctx, linked, parsed)
+    if linked is None or parsed is None or event is None:
+        await query.answer()
+        return
+    event_id, revision, choice = parsed
+    now = ctx.now()
+    original = _sent_text(ctx, linked.chat_id, query.message.message_id)
+    with ctx.planner.store.transaction():
+        ctx.planner.outbox.confirm(event_id, revision, linked.chat_id, choice, now)
+        if choice == bot_texts.CHANGE:
+            ctx.planner.outbox.add_alert("change_requested", ALERT_ROLES,
+                                         {"chat_id": linked.chat_id}, now, event_id=event_id,
+                                         patient_id=linked.patient_id,
+                                         course_id=event["course_id"])
+    await query.answer(bot_texts.answer_buttons(linked.lang)[0 if choice == "come" else 1])
+    if original is not None:
+        await query.edit_message_text(bot_texts.answered_text(original, choice, linked.lang),
+                                      parse_mode=ParseMode.HTML)
+    if choice == bot_texts.CHANGE and ctx.wake is not None:
+        ctx.wake()
+
+
+def _event_of(ctx: BotContext, linked: Chat | None, parsed: tuple[int, int, str] | None
+              ) -> dict[str, Any] | None:
+    """The event a button is about, only if it belongs to this chat's patient."""
+    if linked is None or linked.patient_id is None or parsed is None:
+        return None
+    rows = list(ctx.planner.store.db.query(
+        "SELECT e.id, e.course_id FROM events e JOIN courses c ON c.id = e.course_id"
+        " WHERE e.id = ? AND c.patient_id = ?", [parsed[0], linked.patient_id]))
+    return rows[0] if rows else None
+
+
+def _sent_text(ctx: BotContext, chat_id: int, message_id: int) -> str | None:
+    row = ctx.planner.store.db.execute(
+        "SELECT text FROM deliveries WHERE chat_id = ? AND message_id = ? ORDER BY id DESC",
+        [chat_id, message_id]).fetchone()
+    return str(row[0]) if row else None

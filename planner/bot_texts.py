@@ -1,0 +1,647 @@
+"""The HTML texts the Telegram bot sends, in Japanese or English (parse mode HTML).
+
+Pure functions: visits in, text out; nothing here reads the clock, the database or the
+network. Every sentence comes from the message catalogue (``[reminder]``, ``[bot]``,
+``[commands]``, ``[staff]``, ``[alert]``), so a clinic edits wording there; this module only
+puts the pieces together and adds the tags.
+
+Escaping: each piece of text — catalogue texts, names, free text, the month view — goes
+through :func:`html.escape` once, after its placeholders are filled, so a patient called
+``<b>A&B</b>`` reads as exactly that. Tags are added by this module only, and only tags
+Telegram knows (``<b>``, ``<i>``, ``<s>``, ``<code>``, ``<pre>``). Button labels from
+:func:`answer_buttons` are plain text, not HTML.
+
+Dates always carry the weekday (``12月7日(月) 10:00``, ``Mon 7 Dec, 10:00``); visits must
+already be in the clinic's zone.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import groupby
+from pathlib import Path
+
+from planner.monthview import day_marks, render_months
+from planner.texts import (
+    LANGUAGES,
+    Messages,
+    event_title,
+    format_day,
+    format_time_range,
+    format_when,
+    load_messages,
+)
+
+COME = "come"
+CHANGE = "change"
+ANSWERS = (COME, CHANGE)
+PATIENT_COMMANDS = ("next", "schedule", "ics", "language", "stop", "help")
+STAFF_COMMANDS = ("today", "tomorrow", "week", "unconfirmed")
+MAX_MESSAGE_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One event as a patient or staff member sees it.
+
+    ``kind`` is ``collection``, ``infusion``, ``blood_test``, ``cell_delivery``,
+    ``follow_up`` or a step a clinic added; ``seq`` the infusion number (or the infusion a
+    step belongs to) of ``total``; ``start``/``end`` aware, in the clinic's zone; ``status``
+    ``scheduled``/``done``/``missed``/``cancelled``; ``confirmed`` the patient's answer to
+    the reminder: None, ``"come"`` or ``"change"``.
+    """
+
+    kind: str
+    seq: int
+    total: int
+    start: datetime
+    end: datetime
+    status: str
+    patient_name: str = ""
+    patient_id: int = 0
+    confirmed: str | None = None
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _bold(text: str) -> str:
+    return f"<b>{text}</b>"
+
+
+@dataclass(frozen=True)
+class _Words:
+    """One language's catalogue; every text it hands out is already HTML-escaped."""
+
+    lang: str
+    override_dir: Path | None = None
+
+    @property
+    def messages(self) -> Messages:
+        return load_messages(self.lang, self.override_dir)
+
+    def plain(self, key: str, **values: object) -> str:
+        return self.messages.format(key, **values)
+
+    def text(self, key: str, **values: object) -> str:
+        return _escape(self.plain(key, **values))
+
+    def optional(self, key: str) -> str | None:
+        return _escape(self.messages.get(key)) if key in self.messages else None
+
+    def title(self, visit: Visit) -> str:
+        title = event_title(
+            visit.kind, visit.seq, visit.total, self.lang, override_dir=self.override_dir
+        )
+        return _escape(title)
+
+
+# --- patients: reminders ----------------------------------------------------------------
+
+
+def when_words(when_label: str, lang: str, *, override_dir: Path | None = None) -> str:
+    """How far away a visit is, in words (plain text): ``明日`` / ``tomorrow``.
+
+    ``when_label`` is ``"today"``, ``"tomorrow"``, ``"days:N"`` (N calendar days ahead in
+    the clinic's zone: 0 is today, 1 tomorrow, 2 ``2日後`` / ``in 2 days``), ``"hours:N"``
+    or ``"minutes:N"`` (N ≥ 1; 1 has its own singular text). Anything else is a ValueError
+    naming the label.
+    """
+    messages = load_messages(lang, override_dir)
+    unit, _, number = when_label.partition(":")
+    if when_label in ("today", "tomorrow"):
+        return messages.get(f"reminder.{when_label}")
+    if unit not in ("days", "hours", "minutes") or not number.isdigit():
+        raise ValueError(
+            f"when_label must be today, tomorrow, days:N, hours:N or minutes:N, got {when_label!r}"
+        )
+    n = int(number)
+    if unit == "days":
+        if n < 2:
+            return messages.get("reminder.today" if n == 0 else "reminder.tomorrow")
+        return messages.format("reminder.in_days", n=n)
+    if n == 0:
+        raise ValueError(f"when_label {when_label!r}: {unit} must be at least 1")
+    if n == 1:
+        return messages.get(f"reminder.in_one_{unit.removesuffix('s')}")
+    return messages.format(f"reminder.in_{unit}", n=n)
+
+
+def reminder_text(
+    visit: Visit, lang: str, *, when_label: str, override_dir: Path | None = None
+) -> str:
+    """The reminder for one visit: when (``明日のご予定です``), what, the day and time, the
+    patient's instructions for that kind of visit, and a line asking to tap a button."""
+    words = _Words(lang, override_dir)
+    heading = words.text("reminder.heading", when=when_words(when_label, lang,
+                                                             override_dir=override_dir))
+    lines = [_bold(heading), *_visit_block(visit, words), "", words.text("reminder.ask")]
+    return "\n".join(lines)
+
+
+def _visit_block(visit: Visit, words: _Words) -> list[str]:
+    """The visit's title, its day and time in bold, then its instructions if any."""
+    lines = [words.title(visit), _bold(_escape(visit_time(visit, words.lang)))]
+    instructions = words.optional(f"{visit.kind}.instructions")
+    return [*lines, "", instructions] if instructions else lines
+
+
+def visit_time(visit: Visit, lang: str) -> str:
+    """``12月7日(月) 10:00–11:00`` / ``Mon 7 Dec, 10:00–11:00`` (plain text); a visit that
+    ends on another day shows the end's day too."""
+    start = format_when(visit.start, lang)
+    if visit.end.date() != visit.start.date():
+        return f"{start}–{format_when(visit.end, lang)}"
+    return f"{start}–{visit.end:%H:%M}"
+
+
+def answer_buttons(lang: str, *, override_dir: Path | None = None) -> tuple[str, str]:
+    """The two button labels as plain text: (will come, need to change)."""
+    messages = load_messages(lang, override_dir)
+    return messages.get("answer.will_come"), messages.get("answer.need_change")
+
+
+def answered_text(
+    original_html: str, answer: str, lang: str, *, override_dir: Path | None = None
+) -> str:
+    """The reminder after a button press, to edit the message with: its closing request to
+    tap a button (and an earlier answer, if the patient answers again) is replaced by the
+    patient's answer. ``answer`` is ``"come"`` or ``"change"``, else ValueError.
+    ``original_html`` is our own reminder (or Telegram's HTML of it): it is kept as is."""
+    if answer not in ANSWERS:
+        raise ValueError(f"answer must be one of {', '.join(ANSWERS)}, got {answer!r}")
+    words = _Words(lang, override_dir)
+    buttons = dict(zip(ANSWERS, answer_buttons(lang, override_dir=override_dir), strict=True))
+    endings = {words.plain("reminder.ask")} | {
+        words.plain(f"reminder.answered_{name}", answer=button) for name, button in buttons.items()
+    }
+    lines = original_html.rstrip().split("\n")
+    while lines and (visible_text(lines[-1]).strip() in endings or not lines[-1].strip()):
+        lines.pop()
+    answered = words.text(f"reminder.answered_{answer}", answer=buttons[answer])
+    return "\n".join([*lines, "", _bold(answered)])
+
+
+# --- patients: commands -----------------------------------------------------------------
+
+
+def next_visit_text(
+    visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
+) -> str:
+    """/next: the first of ``visits`` (the caller sorts and filters), or "no visits"."""
+    words = _Words(lang, override_dir)
+    if not visits:
+        return words.text("label.no_visits")
+    return "\n".join([_bold(words.text("label.next_visit")), *_visit_block(visits[0], words)])
+
+
+def schedule_text(
+    visits: Sequence[Visit],
+    lang: str,
+    closed: Callable[[date], str | None],
+    *,
+    override_dir: Path | None = None,
+) -> str:
+    """/schedule: one line per visit (day, time, title, status if not simply planned; a
+    cancelled one struck through), then the months from the first visit to the last in a
+    ``<pre>`` block, closed days marked by ``closed``. Cancelled visits get no calendar mark.
+    """
+    words = _Words(lang, override_dir)
+    if not visits:
+        return words.text("label.no_visits")
+    ordered = sorted(visits, key=lambda visit: visit.start)
+    lines = [_schedule_line(visit, words) for visit in ordered]
+    marks = day_marks(
+        [visit for visit in ordered if visit.status != "cancelled"], lang,
+        override_dir=override_dir,
+    )
+    months = render_months(
+        marks, lang=lang, closed=closed, first=ordered[0].start.date(),
+        last=ordered[-1].start.date(), override_dir=override_dir,
+    )
+    heading = _bold(words.text("bot.schedule_title"))
+    return "\n".join([heading, *lines, "", f"<pre>{_escape(months.rstrip())}</pre>"])
+
+
+def _schedule_line(visit: Visit, words: _Words) -> str:
+    return _with_status(f"{_escape(format_when(visit.start, words.lang))} {words.title(visit)}",
+                        visit.status, words)
+
+
+def _with_status(line: str, status: str, words: _Words) -> str:
+    """``line`` as is for a planned visit, else with its status note; struck if cancelled."""
+    if status == "scheduled":
+        return line
+    word = words.plain(f"status.{status}") if f"status.{status}" in words.messages else status
+    note = words.text("bot.status_note", status=word)
+    return f"<s>{line}</s> {note}" if status == "cancelled" else f"{line} {note}"
+
+
+def help_text(lang: str, *, staff: bool, override_dir: Path | None = None) -> str:
+    """/help: the commands this person can use, one per line, then a short note."""
+    words = _Words(lang, override_dir)
+    names = (*STAFF_COMMANDS, "language", "stop", "help") if staff else PATIENT_COMMANDS
+    lines = [f"/{name} — {words.text(f'commands.{name}')}" for name in names]
+    come, change = answer_buttons(lang, override_dir=override_dir)
+    note = (words.text("bot.help_staff") if staff
+            else words.text("bot.help_patient", come=come, change=change))
+    return "\n".join([_bold(words.text("bot.help_title")), *lines, "", note])
+
+
+def welcome_text(
+    lang: str,
+    *,
+    name: str,
+    family_name: str | None = None,
+    staff: bool = False,
+    override_dir: Path | None = None,
+) -> str:
+    """After a successful ``/start <code>``: a patient, a family member (``family_name``,
+    reminded of the patient ``name``'s visits) or a staff member (``staff``)."""
+    words = _Words(lang, override_dir)
+    if staff:
+        return words.text("bot.welcome_staff", name=name)
+    if family_name:
+        return words.text("bot.welcome_family", name=name, family_name=family_name)
+    return words.text("bot.welcome", name=name)
+
+
+def generic_text(lang: str, *, override_dir: Path | None = None) -> str:
+    """The one answer to anyone not linked, a bad or used code, or a patient trying a staff
+    command. It names nobody and says nothing about whether a code existed."""
+    return _Words(lang, override_dir).text("bot.generic")
+
+
+def throttled_text(lang: str, *, override_dir: Path | None = None) -> str:
+    """Asked too often: please wait and try again."""
+    return _Words(lang, override_dir).text("bot.throttled")
+
+
+def language_text(lang: str, *, override_dir: Path | None = None) -> str:
+    """Confirms the switch, written in the new language ``lang``."""
+    return _Words(lang, override_dir).text("bot.language_set")
+
+
+def stop_text(lang: str, *, override_dir: Path | None = None) -> str:
+    """/stop: the chat is unlinked and gets no more reminders."""
+    return _Words(lang, override_dir).text("bot.stopped")
+
+
+def ics_caption(lang: str, *, override_dir: Path | None = None) -> str:
+    """The caption under the .ics file /ics sends (well under Telegram's 1024 characters)."""
+    return _Words(lang, override_dir).text("bot.ics_caption")
+
+
+def feed_link_text(url: str, lang: str, *, override_dir: Path | None = None) -> str:
+    """The secret calendar subscription link, in ``<code>`` so a tap copies it (a
+    ``webcal://`` link would not be accepted inside ``<a href>``)."""
+    words = _Words(lang, override_dir)
+    return f"{words.text('bot.feed_link')}\n<code>{_escape(url)}</code>"
+
+
+# --- the command menu -------------------------------------------------------------------
+
+
+def bot_commands(
+    lang: str, *, staff: bool = True, override_dir: Path | None = None
+) -> list[tuple[str, str]]:
+    """(command, description) pairs for setMyCommands: the patient commands, then the staff
+    ones when ``staff`` is true (for a staff chat's own menu)."""
+    messages = load_messages(lang, override_dir)
+    names = PATIENT_COMMANDS + (STAFF_COMMANDS if staff else ())
+    return [(name, messages.get(f"commands.{name}")) for name in names]
+
+
+BOT_COMMANDS: dict[str, list[tuple[str, str]]] = {lang: bot_commands(lang) for lang in LANGUAGES}
+
+
+# --- staff ------------------------------------------------------------------------------
+
+
+def day_title(
+    day: date, lang: str, *, relative: str | None = None, override_dir: Path | None = None
+) -> str:
+    """A plain-text title for :func:`day_text`: ``本日 12月7日(月)の予定`` when ``relative`` is
+    ``"today"``, ``明日 …`` for ``"tomorrow"``, the bare day for None."""
+    key = {"today": "day_today", "tomorrow": "day_tomorrow", None: "day_other"}[relative]
+    return load_messages(lang, override_dir).format(f"staff.{key}", day=format_day(day, lang))
+
+
+def patient_label(name: str, patient_id: int, lang: str, *,
+                  override_dir: Path | None = None) -> str:
+    """``山田 太郎 (#12)`` (plain text); ``#12`` when the name is blank."""
+    messages = load_messages(lang, override_dir)
+    if not name.strip():
+        return messages.format("staff.patient_no_name", id=patient_id)
+    return messages.format("staff.patient", name=name, id=patient_id)
+
+
+def _staff_line(visit: Visit, words: _Words, *, with_day: bool) -> str:
+    """``10:00–11:00 ✓ title — name (#id)``; with the day when the list spans days."""
+    when = (visit_time(visit, words.lang) if with_day
+            else format_time_range(visit.start, visit.end, words.lang))
+    mark = words.text(f"staff.mark_{visit.confirmed or 'none'}")
+    label = patient_label(visit.patient_name, visit.patient_id, words.lang,
+                          override_dir=words.override_dir)
+    line = f"{_escape(when)} {mark} {words.title(visit)} — {_escape(label)}"
+    return _with_status(line, visit.status, words)
+
+
+def _staff_list(visits: Iterable[Visit], words: _Words, *, with_day: bool) -> list[str]:
+    ordered = sorted(visits, key=lambda visit: visit.start)
+    return [_staff_line(visit, words, with_day=with_day) for visit in ordered]
+
+
+def _legend(words: _Words) -> str:
+    marks = {name: words.plain(f"staff.mark_{name}") for name in ("come", "change", "none")}
+    return f"<i>{words.text('staff.marks_legend', **marks)}</i>"
+
+
+def day_text(
+    title: str, visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
+) -> str:
+    """/today, /tomorrow: ``title`` (plain text, e.g. from :func:`day_title`), then one line
+    per visit by start time with the answer mark, and the marks' legend."""
+    words = _Words(lang, override_dir)
+    lines = _staff_list(visits, words, with_day=False)
+    body = [*lines, "", _legend(words)] if lines else [words.text("staff.nothing_planned")]
+    return "\n".join([_bold(_escape(title)), *body])
+
+
+def week_text(visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None) -> str:
+    """/week: the visits grouped under a bold day heading each, days in order."""
+    words = _Words(lang, override_dir)
+    lines = [_bold(words.text("staff.week_title"))]
+    if not visits:
+        return "\n".join([*lines, words.text("staff.nothing_planned")])
+    ordered = sorted(visits, key=lambda visit: visit.start)
+    for day, group in groupby(ordered, key=lambda visit: visit.start.date()):
+        lines += ["", _bold(_escape(format_day(day, lang)))]
+        lines += _staff_list(group, words, with_day=False)
+    return "\n".join([*lines, "", _legend(words)])
+
+
+def unconfirmed_text(
+    visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
+) -> str:
+    """/unconfirmed: the visits the caller found without an answer, with day and time."""
+    words = _Words(lang, override_dir)
+    lines = _staff_list(visits, words, with_day=True) or [words.text("staff.all_answered")]
+    return "\n".join([_bold(words.text("staff.unconfirmed_title")), *lines])
+
+
+def digest_text(
+    role: str,
+    day: date,
+    visits: Sequence[Visit],
+    unconfirmed: Sequence[Visit],
+    lang: str,
+    *,
+    override_dir: Path | None = None,
+) -> str:
+    """The morning digest for a staff ``role``: ``day``'s visits for that role, then the
+    next day's infusions the patient has not answered yet. A role the catalogue has no word
+    for is shown as given."""
+    words = _Words(lang, override_dir)
+    role_key = f"staff.role_{role}"
+    role_word = words.plain(role_key) if role_key in words.messages else role
+    title = words.text("staff.digest_title", day=format_day(day, lang), role=role_word)
+    today = _staff_list(visits, words, with_day=False) or [words.text("staff.nothing_planned")]
+    waiting = (_staff_list(unconfirmed, words, with_day=True)
+               or [words.text("staff.all_answered")])
+    heading = _bold(words.text("staff.digest_unconfirmed"))
+    return "\n".join([_bold(title), *today, "", heading, *waiting])
+
+
+# --- staff alerts -----------------------------------------------------------------------
+
+
+def _alert(words: _Words, name: str, *lines: str) -> str:
+    return "\n".join([_bold(words.text(f"alert.{name}_title")), *lines])
+
+
+def _about(visit: Visit, words: _Words) -> list[str]:
+    """Who and what an alert is about: the patient label, the visit and its time."""
+    label = patient_label(visit.patient_name, visit.patient_id, words.lang,
+                          override_dir=words.override_dir)
+    return [_escape(label), f"{_escape(visit_time(visit, words.lang))} {words.title(visit)}"]
+
+
+def _reason(reason: str, words: _Words) -> str:
+    key = f"alert.reason_{reason}"
+    word = words.plain(key) if key in words.messages else reason
+    return words.text("alert.reason", reason=word)
+
+
+def alert_change_requested(
+    visit: Visit, lang: str, *, override_dir: Path | None = None
+) -> str:
+    """The patient pressed "I need to change" under this visit's reminder."""
+    words = _Words(lang, override_dir)
+    button = answer_buttons(lang, override_dir=override_dir)[1]
+    body = words.text("alert.change_body", answer=button)
+    return _alert(words, "change", *_about(visit, words), body)
+
+
+def alert_unreachable(
+    patient_name: str,
+    patient_id: int,
+    reason: str,
+    lang: str,
+    *,
+    override_dir: Path | None = None,
+) -> str:
+    """Messages no longer reach a patient. ``reason`` is ``blocked``, ``chat_not_found``,
+    ``deactivated`` (worded from the catalogue) or any text (shown as given)."""
+    words = _Words(lang, override_dir)
+    label = patient_label(patient_name, patient_id, lang, override_dir=override_dir)
+    return _alert(words, "unreachable", _escape(label), words.text("alert.unreachable_body"),
+                  _reason(reason, words))
+
+
+def alert_delivery_failed(
+    visit: Visit, reason: str, lang: str, *, override_dir: Path | None = None
+) -> str:
+    """A reminder for ``visit`` could not be delivered; ``reason`` as for
+    :func:`alert_unreachable`."""
+    words = _Words(lang, override_dir)
+    return _alert(words, "delivery_failed", *_about(visit, words), _reason(reason, words),
+                  words.text("alert.delivery_failed_body"))
+
+
+def alert_lab_notice(description: str, lang: str, *, override_dir: Path | None = None) -> str:
+    """A change inside the culture lab's notice window; ``description`` says what moved."""
+    words = _Words(lang, override_dir)
+    return _alert(words, "lab_notice", words.text("alert.lab_notice_body"), _escape(description))
+
+
+def alert_no_chat(visit: Visit, lang: str, *, override_dir: Path | None = None) -> str:
+    """A reminder for ``visit`` was due but the patient has no linked chat."""
+    words = _Words(lang, override_dir)
+    return _alert(words, "no_chat", *_about(visit, words), words.text("alert.no_chat_body"))
+
+
+# --- long messages ----------------------------------------------------------------------
+
+# A tag, a character reference, or one character (a bare "<" or "&" is one character).
+_TOKEN = re.compile(
+    r"<[^<>]*>|&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{0,31});|.", re.DOTALL
+)
+_TAG_NAME = re.compile(r"</?\s*([A-Za-z][\w-]*)")
+_EMPTY_PAIR = re.compile(r"<([A-Za-z][\w-]*)(?:\s[^<>]*)?></\1>")
+_BREAK_AFTER = frozenset(" \u3000。、，．")
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _is_tag(token: str) -> bool:
+    return len(token) > 1 and token[0] == "<"
+
+
+def _shown(token: str) -> str:
+    """What one token shows: nothing for a tag, the decoded character for a reference."""
+    if _is_tag(token):
+        return ""
+    return html.unescape(token) if token[0] == "&" else token
+
+
+def _units(text: str) -> int:
+    """UTF-16 code units, as Telegram counts (an emoji outside the BMP counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_text(html_text: str) -> str:
+    """The text Telegram shows for ``html_text``: tags removed, character references decoded."""
+    return "".join(_shown(token) for token in _tokens(html_text))
+
+
+def visible_length(html_text: str) -> int:
+    """The length Telegram checks against its 4096 limit: the visible text in UTF-16 code
+    units. That equals the number of characters for Japanese and Latin text and is never
+    fewer, so a part that fits here fits Telegram however it counts."""
+    return _units(visible_text(html_text))
+
+
+def _size(tokens: Sequence[str]) -> int:
+    return sum(_units(_shown(token)) for token in tokens)
+
+
+def _lines(tokens: list[str]) -> list[list[str]]:
+    lines: list[list[str]] = [[]]
+    for token in tokens:
+        if token == "\n":
+            lines.append([])
+        else:
+            lines[-1].append(token)
+    return lines
+
+
+def _attaches(token: str) -> bool:
+    """A combining mark, variation selector or joiner belongs with the character before."""
+    return len(token) == 1 and (unicodedata.combining(token) > 0
+                                or token in "\u200d\ufe0e\ufe0f")
+
+
+def _cut_line(line: list[str], limit: int) -> list[list[str]]:
+    """Pieces of a line longer than ``limit``, each at most ``limit``; cut after a space or
+    Japanese punctuation when there is one, never before a combining mark."""
+    pieces: list[list[str]] = []
+    start, length, last_break = 0, 0, 0
+    for index, token in enumerate(line):
+        size = _units(_shown(token))
+        while length + size > limit and index > start:
+            cut = last_break if last_break > start else _before_marks(line, start, index)
+            pieces.append(line[start:cut])
+            start, length, last_break = cut, _size(line[cut:index]), 0
+        length += size
+        if token in _BREAK_AFTER:
+            last_break = index + 1
+    return [*pieces, line[start:]]
+
+
+def _before_marks(line: list[str], start: int, index: int) -> int:
+    """``index``, moved back past combining marks so none starts a piece (if it can be)."""
+    cut = index
+    while cut > start + 1 and _attaches(line[cut]):
+        cut -= 1
+    return cut
+
+
+class _Packer:
+    """Fills parts line by line; closes the open tags at the end of a part and reopens them
+    (same attributes) at the start of the next."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.stack: list[tuple[str, str]] = []
+        self.tokens: list[str] = []
+        self.length = 0
+        self.empty = True
+
+    def add(self, piece: list[str], newline: bool) -> None:
+        size = _size(piece)
+        separator = 1 if newline else 0
+        if not self.empty and self.length + separator + size > self.limit:
+            self.flush()
+        if not self.empty and newline:
+            self.tokens.append("\n")
+            self.length += 1
+        for token in piece:
+            self._track(token)
+        self.tokens += piece
+        self.length += size
+        self.empty = False
+
+    def _track(self, token: str) -> None:
+        if not _is_tag(token):
+            return
+        match = _TAG_NAME.match(token)
+        name = match.group(1).lower() if match else ""
+        if not token.startswith("</"):
+            self.stack.append((name, token))
+            return
+        for index in range(len(self.stack) - 1, -1, -1):
+            if self.stack[index][0] == name or not name:
+                del self.stack[index]
+                return
+
+    def flush(self) -> None:
+        closing = [f"</{name}>" for name, _ in reversed(self.stack)]
+        part = "".join(self.tokens + closing)
+        while _EMPTY_PAIR.search(part):
+            part = _EMPTY_PAIR.sub("", part)
+        if visible_text(part).strip():
+            self.parts.append(part)
+        self.tokens = [tag for _, tag in self.stack]
+        self.length, self.empty = 0, True
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
+    """``text`` in parts of at most ``limit`` (by :func:`visible_length`), cut at line ends.
+
+    Each part is valid HTML on its own: a ``<pre>``, ``<b>`` … open at a cut is closed at the
+    end of the part and opened again at the start of the next. A line longer than ``limit``
+    is cut after its last space or Japanese punctuation that fits, else at the limit, never
+    inside a tag or a character reference. The newline at a cut is dropped, and so is a part
+    that would show only whitespace (Telegram refuses it as empty); nothing else is lost, so
+    the parts' visible texts, read in order, are the whole text. Empty text gives ``[]``.
+    ``limit`` must be at least 2 (a character outside the BMP counts two).
+    """
+    if limit < 2:
+        raise ValueError(f"limit must be at least 2, got {limit}")
+    packer = _Packer(limit)
+    for number, line in enumerate(_lines(_tokens(text))):
+        pieces = [line] if _size(line) <= limit else _cut_line(line, limit)
+        for index, piece in enumerate(pieces):
+            packer.add(piece, newline=number > 0 and index == 0)
+    packer.flush()
+    return packer.parts

@@ -1,0 +1,195 @@
+"""What the bot says, built from the database: visits, reminders, alerts, digests.
+
+The words live in ``planner.bot_texts`` (pure); this module reads the rows they need
+(the visit, its course's infusion count, the patient's answer) and picks the language of
+the chat that will read them. Staff read the clinic's staff language unless their chat
+switched.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+
+from planner import bot_texts
+from planner.config import Settings, parse_protocol
+from planner.links import Chat
+from planner.model import INFUSION, Protocol
+from planner.outbox import Outbox
+
+CONFIRMABLE = (INFUSION, "collection")
+PATIENT_SIDE = ("patient", "family")
+
+
+def button_data(event_id: int, revision: int, answer: str) -> str:
+    """Callback data for an answer button: short ASCII, far below Telegram's 64 bytes."""
+    return f"a:{event_id}:{revision}:{'c' if answer == bot_texts.COME else 'x'}"
+
+
+def parse_button_data(data: str) -> tuple[int, int, str] | None:
+    parts = data.split(":")
+    if len(parts) != 4 or parts[0] != "a" or parts[3] not in ("c", "x"):
+        return None
+    try:
+        return int(parts[1]), int(parts[2]), bot_texts.COME if parts[3] == "c" else bot_texts.CHANGE
+    except ValueError:
+        return None
+
+
+class Notices:
+    """Texts for one clinic, read from one database connection."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.tz = ZoneInfo(settings.clinic.timezone)
+        self.outbox = Outbox(db)
+        self._protocols: dict[str, Protocol] = {}
+
+    def protocol(self, snapshot: str) -> Protocol:
+        if snapshot not in self._protocols:
+            self._protocols[snapshot] = parse_protocol("course", json.loads(snapshot), "course")
+        return self._protocols[snapshot]
+
+    # -- visits --------------------------------------------------------------------------
+
+    def visit(self, row: dict[str, Any], now: datetime | None = None) -> bot_texts.Visit:
+        """A ``Visit`` from an events row joined with its patient (see ``_visit_rows``)."""
+        start = datetime.fromisoformat(row["start"]).astimezone(self.tz)
+        end = datetime.fromisoformat(row["end"]).astimezone(self.tz)
+        status = row["status"]
+        if status == "scheduled" and now is not None and end <= now:
+            status = "done"
+        return bot_texts.Visit(
+            kind=row["kind"], seq=row["seq"], total=self._total(row["course_id"]), start=start,
+            end=end, status=status, patient_name=row.get("patient_name") or "",
+            patient_id=row.get("patient_id") or 0,
+            confirmed=self.outbox.confirmation(row["event_id"], row["revision"]))
+
+    def _total(self, course_id: int) -> int:
+        (count,) = self.db.execute(
+            "SELECT COUNT(*) FROM events WHERE course_id = ? AND kind = 'infusion'",
+            [course_id]).fetchone()
+        return int(count)
+
+    def _visit_rows(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT e.id AS event_id, e.kind, e.seq, e.start, e.\"end\", e.status, e.revision,"
+            " e.course_id, c.protocol_snapshot, p.id AS patient_id, p.name AS patient_name"
+            " FROM events e JOIN courses c ON c.id = e.course_id"
+            f" JOIN patients p ON p.id = c.patient_id WHERE {where}"
+            " ORDER BY e.start_ts, e.kind, e.seq", params))
+
+    def patient_visits(self, patient_id: int, now: datetime, *, upcoming: bool
+                       ) -> list[bot_texts.Visit]:
+        """What the patient attends: everything, or only what is still ahead and planned."""
+        where = "c.patient_id = ?"
+        params: list[Any] = [patient_id]
+        if upcoming:
+            where += " AND e.status = 'scheduled' AND e.start_ts > ?"
+            params.append(int(now.timestamp()))
+        rows = [r for r in self._visit_rows(where, params)
+                if "patient" in self.protocol(r["protocol_snapshot"]).audience_of(r["kind"])]
+        return [self.visit(r, now) for r in rows]
+
+    def staff_visits(self, first: date, last: date, role: str | None, now: datetime,
+                     *, only_unconfirmed: bool = False) -> list[bot_texts.Visit]:
+        """The clinic's visits from ``first`` to ``last`` for a role (all roles when None)."""
+        low = datetime.combine(first, datetime.min.time(), tzinfo=self.tz)
+        high = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=self.tz)
+        rows = self._visit_rows("e.start_ts >= ? AND e.start_ts < ? AND e.status != 'cancelled'",
+                                [int(low.timestamp()), int(high.timestamp())])
+        visits = []
+        for row in rows:
+            audience = self.protocol(row["protocol_snapshot"]).audience_of(row["kind"])
+            if role is not None and role not in audience:
+                continue
+            if only_unconfirmed and not self._awaits_answer(row, audience):
+                continue
+            visits.append(self.visit(row, now))
+        return visits
+
+    def _awaits_answer(self, row: dict[str, Any], audience: tuple[str, ...]) -> bool:
+        if row["kind"] not in CONFIRMABLE or row["status"] != "scheduled":
+            return False
+        if "patient" not in audience:
+            return False
+        return self.outbox.confirmation(row["event_id"], row["revision"]) != bot_texts.COME
+
+    # -- reminders -----------------------------------------------------------------------
+
+    def reminder(self, row: dict[str, Any], chat: Chat) -> str:
+        visit = self.visit(row)
+        return bot_texts.reminder_text(visit, chat.lang,
+                                       when_label=self._when(visit.start, row["due_ts"]))
+
+    def _when(self, start: datetime, due_ts: int) -> str:
+        """How far the visit is from when the reminder is due: today, tomorrow, N days."""
+        due = datetime.fromtimestamp(due_ts, UTC).astimezone(self.tz)
+        days = (start.date() - due.date()).days
+        if days == 0:
+            hours = int((start - due).total_seconds() // 3600)
+            return f"hours:{hours}" if 1 <= hours <= 3 else "today"
+        return f"days:{days}"
+
+    def reminder_buttons(self, row: dict[str, Any], chat: Chat) -> list[list[str]] | None:
+        if row["kind"] not in CONFIRMABLE or row["audience"] not in PATIENT_SIDE:
+            return None
+        come, change = bot_texts.answer_buttons(chat.lang)
+        return [[come, button_data(row["event_id"], row["revision"], bot_texts.COME)],
+                [change, button_data(row["event_id"], row["revision"], bot_texts.CHANGE)]]
+
+    # -- alerts and digests --------------------------------------------------------------
+
+    def alert(self, alert: dict[str, Any], chat: Chat) -> str:
+        lang = chat.lang
+        detail = json.loads(alert["detail"] or "{}")
+        kind = alert["kind"]
+        if kind == "lab_notice":
+            return bot_texts.alert_lab_notice("\n".join(detail.get("changes", [])), lang)
+        if kind == "unreachable":
+            name, patient_id = self._person(alert["patient_id"], detail.get("staff_id"))
+            return bot_texts.alert_unreachable(name, patient_id, _reason(detail), lang)
+        visit = self._event_visit(alert["event_id"])
+        if kind == "change_requested":
+            return bot_texts.alert_change_requested(visit, lang)
+        if kind == "no_chat":
+            return bot_texts.alert_no_chat(visit, lang)
+        return bot_texts.alert_delivery_failed(visit, _reason(detail), lang)
+
+    def _person(self, patient_id: int | None, staff_id: int | None) -> tuple[str, int]:
+        if patient_id is not None:
+            row = self.db.execute("SELECT name FROM patients WHERE id = ?", [patient_id]).fetchone()
+            return (row[0] if row else ""), patient_id
+        row = self.db.execute("SELECT name FROM staff WHERE id = ?", [staff_id]).fetchone()
+        return (row[0] if row else ""), int(staff_id or 0)
+
+    def _event_visit(self, event_id: int) -> bot_texts.Visit:
+        rows = self._visit_rows("e.id = ?", [event_id])
+        return self.visit(rows[0])
+
+    def digest(self, role: str, day: date, chat: Chat, now: datetime | None = None
+               ) -> str:
+        """The morning digest: the day's visits for the role, and the visits of the day
+        and the next whose patient has not said they will come."""
+        moment = now or datetime.combine(day, datetime.min.time(), tzinfo=self.tz)
+        visits = self.staff_visits(day, day, role, moment)
+        waiting = self.staff_visits(day, day + timedelta(days=1), None, moment,
+                                    only_unconfirmed=True)
+        return bot_texts.digest_text(role, day, visits, waiting, chat.lang)
+
+
+def _reason(detail: dict[str, Any]) -> str:
+    reason = str(detail.get("reason", ""))
+    lowered = reason.lower()
+    if "blocked" in lowered:
+        return "blocked"
+    if "chat not found" in lowered:
+        return "chat_not_found"
+    if "deactivated" in lowered:
+        return "deactivated"
+    return reason

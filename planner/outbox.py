@@ -1,0 +1,320 @@
+"""Reminders, the outbox of messages, staff alerts and confirmations, in SQLite.
+
+Reminders are derived from a course's events by ``planner.reminders`` and written in the
+transaction that changes the course (``sync_course``): what a change makes stale is
+skipped there and then, so nothing about a moved or cancelled event can go out. When a
+reminder falls due, the dispatcher turns it into deliveries, one per linked chat; a
+delivery is one message with its state, attempts, last error and Telegram message id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from planner.config import parse_protocol
+from planner.model import PlannedEvent, Protocol, Status
+from planner.reminders import ReminderPolicy, reminders_for
+
+SUPERSEDED = "superseded: the event changed or was cancelled"
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message waiting in the outbox."""
+
+    id: int
+    purpose: str
+    reminder_id: int | None
+    alert_id: int | None
+    chat_id: int
+    text: str
+    buttons: list[list[str]] | None
+    attempts: int
+    next_attempt_ts: int
+    expires_ts: int | None
+
+
+class Outbox:
+    """Reminder and delivery bookkeeping over one database connection."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _rows(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    # -- reminders derived from the plan -------------------------------------------------
+
+    def sync_course(self, course_id: int, policy: ReminderPolicy, timezone: str,
+                    now: datetime) -> None:
+        """Make the course's reminders match its events; run inside the change's transaction.
+
+        A reminder is kept while its event keeps the revision it was made for; others that
+        have not gone out are skipped as superseded, with their queued messages.
+        """
+        course = self._rows("SELECT protocol, protocol_snapshot FROM courses WHERE id = ?",
+                            [course_id])[0]
+        protocol = parse_protocol(course["protocol"], json.loads(course["protocol_snapshot"]),
+                                  f"course {course_id}")
+        wanted: dict[tuple[int, int, str], Any] = {}
+        for row in self._rows("SELECT * FROM events WHERE course_id = ?", [course_id]):
+            event = PlannedEvent(row["kind"], row["seq"], datetime.fromisoformat(row["start"]),
+                                 datetime.fromisoformat(row["end"]), Status(row["status"]))
+            for due in reminders_for(event, protocol.audience_of(event.kind), policy, timezone):
+                if due.expires > now:
+                    wanted[(row["id"], row["revision"], due.rule)] = due
+        existing = self._rows(
+            "SELECT r.id, r.event_id, r.event_revision, r.rule, r.state FROM reminders r"
+            " JOIN events e ON e.id = r.event_id WHERE e.course_id = ?", [course_id])
+        have = set()
+        for row in existing:
+            key = (row["event_id"], row["event_revision"], row["rule"])
+            have.add(key)
+            if key not in wanted and row["state"] in ("pending", "queued"):
+                self._supersede(row["id"], now)
+        rows = [(event_id, revision, rule, due.audience, _ts(due.due), _ts(due.expires),
+                 _text(now), _text(now))
+                for (event_id, revision, rule), due in wanted.items()
+                if (event_id, revision, rule) not in have]
+        self.db.conn.executemany(
+            "INSERT INTO reminders (event_id, event_revision, rule, audience, due_ts,"
+            " expires_ts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def add_for_new_course(self, course_id: int, protocol: Protocol,
+                           events: tuple[PlannedEvent, ...], policy: ReminderPolicy,
+                           timezone: str, now: datetime) -> None:
+        """The reminders of a course just stored (every event at revision 0)."""
+        ids = {(kind, seq): event_id for event_id, kind, seq in self.db.execute(
+            "SELECT id, kind, seq FROM events WHERE course_id = ?", [course_id])}
+        stamp = _text(now)
+        rows = [(ids[(event.kind, event.seq)], 0, due.rule, due.audience, _ts(due.due),
+                 _ts(due.expires), stamp, stamp)
+                for event in events
+                for due in reminders_for(event, protocol.audience_of(event.kind), policy,
+                                         timezone)
+                if due.expires > now]
+        self.db.conn.executemany(
+            "INSERT INTO reminders (event_id, event_revision, rule, audience, due_ts,"
+            " expires_ts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _supersede(self, reminder_id: int, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE reminders SET state = 'skipped', reason = ?, updated_at = ? WHERE id = ?",
+            [SUPERSEDED, _text(now), reminder_id])
+        self.db.execute(
+            "UPDATE deliveries SET state = 'skipped', last_error = ?, updated_at = ?"
+            " WHERE reminder_id = ? AND state = 'pending'",
+            [SUPERSEDED, _text(now), reminder_id])
+
+    def skip_stale(self, now: datetime) -> list[Delivery]:
+        """Skip pending reminders and messages that can no longer be useful.
+
+        Returns the skipped messages that had been tried and failed: their patients did
+        not get the reminder, which staff must hear about.
+        """
+        reason = "too late to be useful (the bot was down or the event is too close)"
+        self.db.execute(
+            "UPDATE reminders SET state = 'skipped', reason = ?, updated_at = ?"
+            " WHERE state = 'pending' AND expires_ts <= ?", [reason, _text(now), _ts(now)])
+        stale = [_delivery(row) for row in self._rows(
+            "SELECT * FROM deliveries WHERE state = 'pending' AND expires_ts IS NOT NULL"
+            " AND expires_ts <= ?", [_ts(now)])]
+        for delivery in stale:
+            self.db.execute(
+                "UPDATE deliveries SET state = 'skipped', last_error = COALESCE(last_error"
+                " || '; ', '') || ?, updated_at = ? WHERE id = ?",
+                [reason, _text(now), delivery.id])
+            self._settle(delivery, now)
+        return [d for d in stale if d.attempts > 0]
+
+    def due_reminders(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        """Pending reminders due at ``now``, with their event, course and patient."""
+        return self._rows(
+            "SELECT r.id AS reminder_id, r.rule, r.audience, r.due_ts, r.expires_ts,"
+            " e.id AS event_id, e.kind, e.seq, e.start, e.\"end\", e.status, e.revision,"
+            " e.course_id, c.protocol_snapshot, p.id AS patient_id, p.name AS patient_name,"
+            " p.lang AS patient_lang FROM reminders r JOIN events e ON e.id = r.event_id"
+            " JOIN courses c ON c.id = e.course_id JOIN patients p ON p.id = c.patient_id"
+            " WHERE r.state = 'pending' AND r.due_ts <= ? ORDER BY r.due_ts, r.id LIMIT ?",
+            [_ts(now), limit])
+
+    def queue(self, reminder_id: int | None, alert_id: int | None, purpose: str,
+              messages: Sequence[tuple[int, str, list[list[str]] | None]], now: datetime,
+              expires_ts: int | None) -> None:
+        """Put messages (chat id, HTML text, buttons) in the outbox for sending now."""
+        self.db.conn.executemany(
+            "INSERT INTO deliveries (purpose, reminder_id, alert_id, chat_id, text, buttons,"
+            " next_attempt_ts, expires_ts, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(purpose, reminder_id, alert_id, chat_id, text,
+              json.dumps(buttons, ensure_ascii=False) if buttons else None, _ts(now),
+              expires_ts, _text(now), _text(now)) for chat_id, text, buttons in messages])
+        if reminder_id is not None:
+            self.db.execute("UPDATE reminders SET state = 'queued', updated_at = ? WHERE id = ?",
+                            [_text(now), reminder_id])
+
+    def fail_reminder(self, reminder_id: int, reason: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE reminders SET state = 'failed', reason = ?, updated_at = ? WHERE id = ?",
+            [reason, _text(now), reminder_id])
+
+    # -- the outbox ----------------------------------------------------------------------
+
+    def next_delivery(self, now: datetime) -> Delivery | None:
+        """The oldest message due for (another) attempt at ``now``."""
+        rows = self._rows(
+            "SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_ts <= ?"
+            " ORDER BY next_attempt_ts, id LIMIT 1", [_ts(now)])
+        return _delivery(rows[0]) if rows else None
+
+    def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]:
+        rows = self._rows(
+            "SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_ts <= ?"
+            " ORDER BY next_attempt_ts, id LIMIT ?", [_ts(now), limit])
+        return [_delivery(row) for row in rows]
+
+    def mark_sent(self, delivery: Delivery, message_id: int, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET state = 'sent', message_id = ?, attempts = attempts + 1,"
+            " sent_at = ?, updated_at = ?, last_error = NULL WHERE id = ?",
+            [message_id, _text(now), _text(now), delivery.id])
+        self._settle(delivery, now)
+
+    def mark_retry(self, delivery: Delivery, error: str, retry_at: datetime,
+                   now: datetime, *, count: bool = True) -> None:
+        """Try again at ``retry_at``; a flood-control wait (``count=False``) is no attempt."""
+        self.db.execute(
+            "UPDATE deliveries SET attempts = attempts + ?, last_error = ?, next_attempt_ts = ?,"
+            " updated_at = ? WHERE id = ?",
+            [int(count), error, _ts(retry_at), _text(now), delivery.id])
+
+    def mark_failed(self, delivery: Delivery, error: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = ?,"
+            " updated_at = ? WHERE id = ?", [error, _text(now), delivery.id])
+        self._settle(delivery, now)
+
+    def skip_chat(self, chat_id: int, reason: str, now: datetime) -> None:
+        """Skip every message still waiting for a chat that cannot be reached."""
+        self.db.execute(
+            "UPDATE deliveries SET state = 'skipped', last_error = ?, updated_at = ?"
+            " WHERE chat_id = ? AND state = 'pending'", [reason, _text(now), chat_id])
+
+    def _settle(self, delivery: Delivery, now: datetime) -> None:
+        """A reminder is sent once one of its messages is; failed when all of them failed."""
+        if delivery.reminder_id is None:
+            return
+        states = {row["state"] for row in self._rows(
+            "SELECT state FROM deliveries WHERE reminder_id = ?", [delivery.reminder_id])}
+        if "pending" in states:
+            return
+        state = "sent" if "sent" in states else "skipped" if states == {"skipped"} else "failed"
+        self.db.execute(
+            "UPDATE reminders SET state = ?, updated_at = ? WHERE id = ? AND state = 'queued'",
+            [state, _text(now), delivery.reminder_id])
+
+    def next_wake(self) -> datetime | None:
+        """The earliest instant something may need doing: a reminder due or a retry."""
+        (reminder_ts,) = self.db.execute(
+            "SELECT MIN(due_ts) FROM reminders WHERE state = 'pending'").fetchone()
+        (delivery_ts,) = self.db.execute(
+            "SELECT MIN(next_attempt_ts) FROM deliveries WHERE state = 'pending'").fetchone()
+        candidates = [ts for ts in (reminder_ts, delivery_ts) if ts is not None]
+        return datetime.fromtimestamp(min(candidates), UTC) if candidates else None
+
+    # -- alerts for staff ----------------------------------------------------------------
+
+    def add_alert(self, kind: str, roles: tuple[str, ...], detail: dict[str, Any],
+                  now: datetime, *, course_id: int | None = None, event_id: int | None = None,
+                  patient_id: int | None = None) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO alerts (created_at, kind, roles, detail, course_id, event_id,"
+            " patient_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_text(now), kind, ",".join(roles), json.dumps(detail, ensure_ascii=False),
+             course_id, event_id, patient_id])
+        return int(cursor.lastrowid or 0)
+
+    def pending_alerts(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM alerts WHERE state = 'pending' ORDER BY id")
+
+    def close_alert(self, alert_id: int, delivered: bool) -> None:
+        self.db.execute("UPDATE alerts SET state = ? WHERE id = ?",
+                        ["delivered" if delivered else "undeliverable", alert_id])
+
+    def alerts(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", [limit])
+
+    # -- digests and confirmations -------------------------------------------------------
+
+    def claim_digest(self, day: str, role: str, now: datetime) -> bool:
+        """True the first time a (day, role) digest is claimed; it goes out once."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO digests (day, role, created_at) VALUES (?, ?, ?)",
+            [day, role, _text(now)])
+        return cursor.rowcount == 1
+
+    def confirm(self, event_id: int, revision: int, chat_id: int, answer: str,
+                now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO confirmations (event_id, event_revision, chat_id, answer, at)"
+            " VALUES (?, ?, ?, ?, ?)", [event_id, revision, chat_id, answer, _text(now)])
+
+    def confirmation(self, event_id: int, revision: int) -> str | None:
+        """The latest answer given for this revision of the event."""
+        rows = self._rows(
+            "SELECT answer FROM confirmations WHERE event_id = ? AND event_revision = ?"
+            " ORDER BY id DESC LIMIT 1", [event_id, revision])
+        return rows[0]["answer"] if rows else None
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
+        return rows[0] if rows else None
+
+    # -- listing for staff ---------------------------------------------------------------
+
+    def reminders(self, *, patient_id: int | None = None, state: str | None = None,
+                  limit: int = 1000) -> list[dict[str, Any]]:
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if patient_id is not None:
+            where.append("c.patient_id = ?")
+            params.append(patient_id)
+        if state is not None:
+            where.append("r.state = ?")
+            params.append(state)
+        return self._rows(
+            "SELECT r.*, e.kind, e.seq, e.start, e.course_id, c.patient_id,"
+            " (SELECT COUNT(*) FROM deliveries d WHERE d.reminder_id = r.id) AS messages,"
+            " (SELECT MAX(d.attempts) FROM deliveries d WHERE d.reminder_id = r.id) AS attempts,"
+            " (SELECT d.last_error FROM deliveries d WHERE d.reminder_id = r.id"
+            "  AND d.last_error IS NOT NULL ORDER BY d.id DESC LIMIT 1) AS last_error,"
+            " (SELECT d.message_id FROM deliveries d WHERE d.reminder_id = r.id"
+            "  AND d.message_id IS NOT NULL ORDER BY d.id LIMIT 1) AS message_id"
+            " FROM reminders r JOIN events e ON e.id = r.event_id"
+            " JOIN courses c ON c.id = e.course_id"
+            f" WHERE {' AND '.join(where)} ORDER BY r.due_ts, r.id LIMIT ?",
+            [*params, limit])
+
+
+def _delivery(row: dict[str, Any]) -> Delivery:
+    return Delivery(
+        id=row["id"], purpose=row["purpose"], reminder_id=row["reminder_id"],
+        alert_id=row["alert_id"], chat_id=row["chat_id"], text=row["text"],
+        buttons=json.loads(row["buttons"]) if row["buttons"] else None,
+        attempts=row["attempts"], next_attempt_ts=row["next_attempt_ts"],
+        expires_ts=row["expires_ts"],
+    )

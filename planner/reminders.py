@@ -1,0 +1,146 @@
+"""Which reminders a plan needs and when they are due: events and rules in, instants out.
+
+Pure: a reminder is computed from an event, the rules of its kind, the clinic's zone and
+"now"; nothing here reads the clock or the database. Rules say "N days before at HH:MM"
+or "M minutes before". For patients and family, a reminder due in quiet hours moves to
+the end of them when it is still useful then, else to their start the evening before. A
+reminder is useful until ``max_late`` after its due instant and never later than
+``min_lead`` before the event: past that it is skipped, never sent late and confusing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from planner.model import PlannedEvent, Status
+
+PATIENT_AUDIENCES = ("patient", "family")
+
+
+@dataclass(frozen=True)
+class ReminderRule:
+    """One rule: remind ``audience`` about events of ``kind``.
+
+    Either ``days_before`` with ``at`` (a wall time in the clinic's zone), or
+    ``minutes_before`` the event's start.
+    """
+
+    kind: str
+    audience: str
+    days_before: int | None = None
+    at: time | None = None
+    minutes_before: int | None = None
+
+    @property
+    def name(self) -> str:
+        """A stable name, stored with each reminder (``infusion/patient/1d@18:00``)."""
+        if self.minutes_before is not None:
+            return f"{self.kind}/{self.audience}/{self.minutes_before}m"
+        assert self.at is not None
+        return f"{self.kind}/{self.audience}/{self.days_before}d@{self.at:%H:%M}"
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """The clinic's rules, quiet hours and how long a reminder stays useful."""
+
+    rules: tuple[ReminderRule, ...] = ()
+    quiet_start: time | None = time(21, 0)
+    quiet_end: time | None = time(8, 0)
+    max_late: timedelta = timedelta(hours=2)
+    min_lead: timedelta = timedelta(minutes=30)
+    digest_time: time = time(7, 30)
+    digest_roles: tuple[str, ...] = ("doctor", "nurse", "reception", "lab")
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    """A reminder of one event for one audience: due at ``due``, useless from ``expires``."""
+
+    kind: str
+    seq: int
+    rule: str
+    audience: str
+    due: datetime
+    expires: datetime
+
+
+def reminders_for(event: PlannedEvent, audiences: tuple[str, ...], policy: ReminderPolicy,
+                  timezone: str) -> list[DueReminder]:
+    """The reminders ``event`` needs; ``audiences`` are who takes part in it.
+
+    A rule for ``family`` applies wherever the patient takes part. Events that are not
+    scheduled get none, and neither does a rule whose reminder could never be useful.
+    """
+    if event.status is not Status.SCHEDULED:
+        return []
+    tz = ZoneInfo(timezone)
+    result = []
+    for rule in policy.rules:
+        if rule.kind != event.kind or not _concerns(rule.audience, audiences):
+            continue
+        due = _due(rule, event, tz)
+        if rule.audience in PATIENT_AUDIENCES:
+            due = _outside_quiet_hours(due, event.start, policy, tz)
+        expires = min(due + policy.max_late, event.start - policy.min_lead)
+        if due < expires:
+            result.append(DueReminder(event.kind, event.seq, rule.name, rule.audience, due,
+                                      expires))
+    return result
+
+
+def stale_reason(reminder_due: datetime, expires: datetime, now: datetime) -> str | None:
+    """Why a reminder may no longer be sent at ``now`` (None while it is still useful)."""
+    if now < expires:
+        return None
+    late = now - reminder_due
+    return (f"too late to be useful: due {reminder_due.isoformat(timespec='minutes')}, "
+            f"{int(late.total_seconds() // 60)} minutes ago")
+
+
+def _concerns(audience: str, audiences: tuple[str, ...]) -> bool:
+    if audience == "family":
+        return "patient" in audiences
+    return audience in audiences
+
+
+def _due(rule: ReminderRule, event: PlannedEvent, tz: ZoneInfo) -> datetime:
+    if rule.minutes_before is not None:
+        return event.start - timedelta(minutes=rule.minutes_before)
+    assert rule.at is not None
+    assert rule.days_before is not None
+    day = event.start.astimezone(tz).date() - timedelta(days=rule.days_before)
+    return datetime.combine(day, rule.at, tzinfo=tz)
+
+
+def _outside_quiet_hours(due: datetime, event_start: datetime, policy: ReminderPolicy,
+                         tz: ZoneInfo) -> datetime:
+    """Move a reminder out of quiet hours: to their end if still useful, else their start."""
+    if policy.quiet_start is None or policy.quiet_end is None:
+        return due
+    quiet = _quiet_period_around(due.astimezone(tz), policy.quiet_start, policy.quiet_end, tz)
+    if quiet is None:
+        return due
+    begins, ends = quiet
+    if ends <= event_start - policy.min_lead:
+        return ends
+    return begins
+
+
+def _quiet_period_around(moment: datetime, start: time, end: time, tz: ZoneInfo
+                         ) -> tuple[datetime, datetime] | None:
+    """The quiet period (begin, end) that contains ``moment``, if any."""
+    for day in (moment.date() - timedelta(days=1), moment.date()):
+        begins = datetime.combine(day, start, tzinfo=tz)
+        end_day = day + timedelta(days=1) if end <= start else day
+        ends = datetime.combine(end_day, end, tzinfo=tz)
+        if begins <= moment < ends:
+            return begins, ends
+    return None
+
+
+def digest_instant(day: date, policy: ReminderPolicy, timezone: str) -> datetime:
+    """When the staff's morning digest for ``day`` goes out."""
+    return datetime.combine(day, policy.digest_time, tzinfo=ZoneInfo(timezone))

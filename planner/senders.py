@@ -1,0 +1,92 @@
+"""The two ways messages leave the dispatcher: Telegram, or the console for a dry run.
+
+``TelegramSender`` sorts python-telegram-bot's exceptions into the dispatcher's
+``SendFailure`` kinds. Order matters: ``BadRequest`` and ``TimedOut`` are subclasses of
+``NetworkError``, so they are caught first.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+from typing import IO
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from planner.bot_texts import split_message
+from planner.dispatch import SendFailure
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def keyboard(buttons: list[list[str]] | None) -> InlineKeyboardMarkup | None:
+    """One big button per row: easier to press for elderly patients."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]
+                                 for label, data in buttons])
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramSender:
+    """Sends through a python-telegram-bot ``Bot`` (the bot's own, with its base URL)."""
+
+    def __init__(self, bot: Bot, redact: str = "") -> None:
+        self.bot = bot
+        self.redact = redact
+
+    async def send(self, chat_id: int, text: str, buttons: list[list[str]] | None) -> int:
+        parts = split_message(text)
+        message_id = 0
+        for index, part in enumerate(parts):
+            markup = keyboard(buttons) if index == len(parts) - 1 else None
+            message_id = await self._send_part(chat_id, part, markup)
+        return message_id
+
+    async def _send_part(self, chat_id: int, text: str,
+                         markup: InlineKeyboardMarkup | None) -> int:
+        try:
+            message = await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
+                                                  reply_markup=markup)
+        except RetryAfter as error:
+            raise SendFailure("retry_after", self._clean(error),
+                              _seconds(error.retry_after)) from None
+        except Forbidden as error:
+            raise SendFailure("blocked", self._clean(error)) from None
+        except BadRequest as error:
+            kind = "blocked" if "chat not found" in error.message.lower() else "rejected"
+            raise SendFailure(kind, self._clean(error)) from None
+        except ChatMigrated as error:
+            raise SendFailure("rejected", self._clean(error)) from None
+        except TimedOut as error:
+            raise SendFailure("transient", f"timed out: {self._clean(error)}") from None
+        except NetworkError as error:
+            raise SendFailure("transient", self._clean(error)) from None
+        return int(message.message_id)
+
+    def _clean(self, error: Exception) -> str:
+        text = str(error)
+        return text.replace(self.redact, "<token>") if self.redact else text
+
+
+class ConsoleSender:
+    """Prints each message instead of sending it: the whole flow without a token."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.count = 0
+
+    async def send(self, chat_id: int, text: str, buttons: list[list[str]] | None) -> int:
+        self.count += 1
+        plain = html.unescape(_TAG.sub("", text))
+        self.out.write(f"--- message {self.count} to chat {chat_id} ---\n{plain}\n")
+        for label, _ in buttons or []:
+            self.out.write(f"  [{label}]\n")
+        self.out.flush()
+        return self.count
