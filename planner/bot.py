@@ -185,7 +185,7 @@ def build_application(settings: Settings, db: Database, clock: Clock,
     """The PTB application with every handler and the dispatcher wired in."""
     bot = settings.bot
     app = (ApplicationBuilder().token(bot.token).base_url(bot.base_url)
-           .base_file_url(bot.base_file_url).post_init(_on_start).build())
+           .base_file_url(bot.base_file_url).post_init(on_start).build())
     planner = Planner(Store(db), settings, clock, actor="bot")
     sender = (sender_factory or (lambda b: TelegramSender(b, bot.token)))(app.bot)
     dispatcher = Dispatcher(db, settings, sender, clock)
@@ -204,7 +204,7 @@ def build_application(settings: Settings, db: Database, clock: Clock,
     return app
 
 
-async def _on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     for lang, commands in bot_texts.BOT_COMMANDS.items():
         menu = [BotCommand(name, description) for name, description in commands]
         await app.bot.set_my_commands(menu, scope=BotCommandScopeDefault(),

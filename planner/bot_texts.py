@@ -405,9 +405,9 @@ def digest_text(
     *,
     override_dir: Path | None = None,
 ) -> str:
-    """The morning digest for a staff ``role``: ``day``'s visits for that role, then the
-    next day's infusions the patient has not answered yet. A role the catalogue has no word
-    for is shown as given."""
+    """The morning digest for a staff ``role``: ``day``'s visits for that role, then
+    ``unconfirmed`` (e.g. the next day's infusions the patient has not answered yet), each
+    with its day. A role the catalogue has no word for is shown as given."""
     words = _Words(lang, override_dir)
     role_key = f"staff.role_{role}"
     role_word = words.plain(role_key) if role_key in words.messages else role
@@ -433,10 +433,13 @@ def _about(visit: Visit, words: _Words) -> list[str]:
     return [_escape(label), f"{_escape(visit_time(visit, words.lang))} {words.title(visit)}"]
 
 
-def _reason(reason: str, words: _Words) -> str:
+def _reason(reason: str, words: _Words) -> list[str]:
+    """The reason line (none for a blank reason): a known code in words, else as given."""
+    if not reason.strip():
+        return []
     key = f"alert.reason_{reason}"
     word = words.plain(key) if key in words.messages else reason
-    return words.text("alert.reason", reason=word)
+    return [words.text("alert.reason", reason=word)]
 
 
 def alert_change_requested(
@@ -462,7 +465,7 @@ def alert_unreachable(
     words = _Words(lang, override_dir)
     label = patient_label(patient_name, patient_id, lang, override_dir=override_dir)
     return _alert(words, "unreachable", _escape(label), words.text("alert.unreachable_body"),
-                  _reason(reason, words))
+                  *_reason(reason, words))
 
 
 def alert_delivery_failed(
@@ -471,7 +474,7 @@ def alert_delivery_failed(
     """A reminder for ``visit`` could not be delivered; ``reason`` as for
     :func:`alert_unreachable`."""
     words = _Words(lang, override_dir)
-    return _alert(words, "delivery_failed", *_about(visit, words), _reason(reason, words),
+    return _alert(words, "delivery_failed", *_about(visit, words), *_reason(reason, words),
                   words.text("alert.delivery_failed_body"))
 
 

@@ -220,7 +220,11 @@ def test_answered_text_refuses_an_unknown_answer_naming_it() -> None:
 
 def test_next_visit_in_japanese_shows_the_first_visit_with_its_instructions() -> None:
     lines = next_visit_text([INFUSION_3, INFUSION_4], "ja").splitlines()
-    assert lines[:3] == ["<b>次回のご来院</b>", "ANK細胞の点滴（3/8回目）", "<b>12月7日(月) 10:00–11:00</b>"]
+    assert lines[:3] == [
+        "<b>次回のご来院</b>",
+        "ANK細胞の点滴（3/8回目）",
+        "<b>12月7日(月) 10:00–11:00</b>",
+    ]
     assert "点滴は1時間ほどかかります。" in lines
 
 
@@ -416,7 +420,7 @@ def test_week_text_without_visits_says_nothing_is_planned() -> None:
 
 def test_unconfirmed_text_lists_visits_with_their_day() -> None:
     assert unconfirmed_text([INFUSION_3], "en").splitlines() == [
-        "<b>Infusions without an answer</b>",
+        "<b>Visits without an answer</b>",
         "Mon 7 Dec, 10:00–11:00 – Cell infusion (drip) 3 of 8 — 山田 太郎 (#12)",
     ]
 
@@ -432,7 +436,7 @@ def test_digest_in_japanese_names_the_role_and_lists_today_then_tomorrows_unansw
         "<b>おはようございます。12月7日(月)の予定です（看護師）</b>",
         "10:00–11:00 – ANK細胞の点滴（3/8回目） — 山田 太郎 (#12)",
         "",
-        "<b>明日の点滴で、まだお返事のない方</b>",
+        "<b>まだお返事のない方</b>",
         "12月8日(火) 10:00–11:00 – ANK細胞の点滴（4/8回目） — 山田 太郎 (#12)",
     ]
 
@@ -443,7 +447,7 @@ def test_digest_in_english_on_a_quiet_day_says_so() -> None:
         "<b>Good morning. Visits on Sun 6 Dec (culture lab)</b>",
         "Nothing planned.",
         "",
-        "<b>Tomorrow's infusions without an answer</b>",
+        "<b>No answer yet</b>",
         "Every patient has answered.",
     ]
 
@@ -479,6 +483,10 @@ def test_alert_unreachable_words_a_blocked_bot_in_japanese() -> None:
 def test_alert_unreachable_shows_an_unknown_reason_as_given_in_english() -> None:
     text = alert_unreachable(NAME, 12, "Forbidden: user is <deactivated>", "en")
     assert text.endswith("Reason: Forbidden: user is &lt;deactivated&gt;")
+
+
+def test_alert_unreachable_without_a_reason_has_no_reason_line() -> None:
+    assert "Reason" not in alert_unreachable(NAME, 12, "", "en")
 
 
 def test_alert_delivery_failed_names_the_visit_and_the_reason() -> None:
@@ -584,7 +592,7 @@ def test_japanese_patient_texts_are_polite_sentences(key: str) -> None:
 
 def test_japanese_patient_texts_use_no_english_abbreviations() -> None:
     messages = load_messages("ja")
-    keys = [key for key in messages.keys() if key.startswith(("bot.", "reminder."))]
+    keys = [key for key in messages.texts if key.startswith(("bot.", "reminder."))]
     assert [key for key in keys if re.search(r"[A-Z]{2,}", messages.get(key))] == []
 
 
