@@ -6,10 +6,11 @@ modules; this one gathers their commands into the ``planner`` group.
 
 from __future__ import annotations
 
-from planner import cli_bot, cli_changes, cli_courses, cli_files, cli_people
+from planner import cli_bot, cli_changes, cli_courses, cli_feed, cli_files, cli_people
 from planner.cli_app import App, cli
 
-__all__ = ["cli", "main", "cli_bot", "cli_changes", "cli_courses", "cli_files", "cli_people"]
+__all__ = ["cli", "main", "cli_bot", "cli_changes", "cli_feed", "cli_courses", "cli_files",
+           "cli_people"]
 
 
 def main() -> None:

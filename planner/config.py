@@ -20,7 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from planner.config_sections import BotSettings, parse_bot, parse_reminders
+from planner.config_sections import (
+    BotSettings,
+    FeedSettings,
+    parse_bot,
+    parse_feed,
+    parse_reminders,
+)
 from planner.errors import ConfigError
 from planner.model import AUDIENCES, Anchor, Clinic, Protocol, Step
 from planner.reminders import ReminderPolicy
@@ -78,6 +84,7 @@ class Settings:
     database: Path = Path("planner.db")
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     bot: BotSettings = field(default_factory=BotSettings)
+    feed: FeedSettings = field(default_factory=FeedSettings)
     source: str = BUILT_IN
 
     def protocol(self, name: str | None) -> Protocol:
@@ -351,6 +358,7 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
         database=Path(database),
         reminders=parse_reminders(r.sub("reminders")),
         bot=parse_bot(r.sub("bot")),
+        feed=parse_feed(r.sub("feed")),
         source=source,
     )
 

@@ -46,6 +46,35 @@ class BotSettings:
         return f"BotSettings(username={self.username!r}, base_url={self.base_url!r}, token=***)"
 
 
+@dataclass(frozen=True)
+class FeedSettings:
+    """The calendar feed server."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = "http://127.0.0.1:8080"
+    cancelled_days: int = 30
+    refresh_minutes: int = 60
+    serve_in_bot: bool = True
+
+
+def parse_feed(r: _Reader) -> FeedSettings:
+    r.check_keys({"host", "port", "base_url", "cancelled_days", "refresh_minutes",
+                  "serve_in_bot"})
+    serve = r.table.get("serve_in_bot", True)
+    if not isinstance(serve, bool):
+        raise r.fail("serve_in_bot", "must be true or false", serve)
+    port = r.integer("port", 8080, 0, 65535)
+    return FeedSettings(
+        host=r.text("host", "127.0.0.1"),
+        port=port,
+        base_url=r.text("base_url", f"http://127.0.0.1:{port}").rstrip("/"),
+        cancelled_days=r.integer("cancelled_days", 30, 0, 3650),
+        refresh_minutes=r.integer("refresh_minutes", 60, 5, 7 * 24 * 60),
+        serve_in_bot=serve,
+    )
+
+
 def parse_reminders(r: _Reader) -> ReminderPolicy:
     r.check_keys({"quiet_hours", "max_late_minutes", "min_lead_minutes", "digest_time",
                   "digest_roles", "rule"})

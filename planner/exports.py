@@ -65,18 +65,17 @@ def entries(rows: Iterable[dict[str, Any]], audience: Audience, settings: Export
     """
     protocols = SnapshotProtocols()
     tz = ZoneInfo(timezone)
-    result = []
-    for row in rows:
-        protocol = protocols.get(row["protocol_snapshot"])
-        who = audience_of(protocol, row["kind"])
-        wanted = "patient" if audience.view == PATIENT_VIEW else audience.role
-        if wanted is not None and wanted not in who:
-            continue
-        result.append(_entry(row, audience, settings, tz, totals.get(row["course_id"], 0)))
-    return result
+    return [entry(row, audience, settings, tz, totals.get(row["course_id"], 0))
+            for row in rows if sees(audience, protocols.get(row["protocol_snapshot"]), row)]
 
 
-def _entry(row: dict[str, Any], audience: Audience, settings: ExportSettings, tz: ZoneInfo,
+def sees(audience: Audience, protocol: Protocol, row: dict[str, Any]) -> bool:
+    """Whether ``audience`` takes part in the event of ``row``."""
+    wanted = "patient" if audience.view == PATIENT_VIEW else audience.role
+    return wanted is None or wanted in protocol.audience_of(row["kind"])
+
+
+def entry(row: dict[str, Any], audience: Audience, settings: ExportSettings, tz: ZoneInfo,
            total: int) -> CalendarEntry:
     kind, seq = row["kind"], row["seq"]
     if audience.view == PATIENT_VIEW:

@@ -200,6 +200,24 @@ def m002_reminders_and_chats(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_feeds(db: Database) -> None:
+    """Calendar subscription feeds: a secret URL per person, stored hashed."""
+    db.execute(
+        """CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            secret_hash TEXT NOT NULL UNIQUE,
+            staff_id INTEGER REFERENCES staff(id),
+            role TEXT CHECK (role IN ('doctor', 'nurse', 'reception', 'lab')),
+            patient_id INTEGER REFERENCES patients(id),
+            created_at TEXT NOT NULL,
+            revoked_at TEXT,
+            CHECK ((staff_id IS NULL) != (patient_id IS NULL))
+        )"""
+    )
+    db.execute("CREATE INDEX events_updated ON events(updated_at)")
+
+
 def migrate(db: Database) -> None:
     """Bring ``db`` to this version's schema, refusing one written by a newer version."""
     known = {m.name for m in migrations._migrations}

@@ -1,0 +1,125 @@
+"""The HTTP server for calendar feeds (aiohttp), alone (``planner serve``) or in the bot.
+
+``GET``/``HEAD /feeds/<secret>.ics``. Calendar apps poll, so the answer is cheap when
+nothing changed: ETag and Last-Modified, 304 on If-None-Match / If-Modified-Since, gzip
+when asked. A revoked, unknown or malformed secret gets the same 404 as any wrong path.
+Building a body runs in a worker thread on its own connection, so a large first build
+never stalls the bot's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from datetime import UTC
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+
+from aiohttp import web
+from sqlite_utils import Database
+
+from planner.clock import Clock
+from planner.config import Settings
+from planner.feeds import FeedBody, Feeds
+
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+
+
+class FeedService:
+    """Feeds behind a lock on a connection that worker threads may use."""
+
+    def __init__(self, database: Path, settings: Settings, clock: Clock) -> None:
+        connection = sqlite3.connect(str(database), timeout=10.0, check_same_thread=False)
+        self.db = Database(connection)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.feeds = Feeds(self.db, settings)
+        self.clock = clock
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    def lookup(self, secret: str) -> FeedBody | None:
+        with self._lock:
+            feed = self.feeds.find(secret)
+            if feed is None:
+                return None
+            return self.feeds.body(feed, self.clock.now())
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _not_modified(request: web.Request, body: FeedBody) -> bool:
+    tags = request.headers.get("If-None-Match")
+    if tags is not None:
+        wanted = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
+        return body.etag in wanted or "*" in wanted
+    since = request.headers.get("If-Modified-Since")
+    if since is None:
+        return False
+    try:
+        moment = parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return body.last_modified.replace(microsecond=0) <= moment
+
+
+def make_app(service: FeedService) -> web.Application:
+    max_age = min(service.settings.feed.refresh_minutes, 15) * 60
+
+    async def feed(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if not name.endswith(".ics") or len(name) > 100:
+            raise web.HTTPNotFound()
+        body = await asyncio.to_thread(service.lookup, name.removesuffix(".ics"))
+        if body is None:
+            raise web.HTTPNotFound()
+        headers = {
+            "ETag": body.etag,
+            "Last-Modified": format_datetime(body.last_modified.astimezone(UTC), usegmt=True),
+            "Cache-Control": f"private, max-age={max_age}, must-revalidate",
+            "Vary": "Accept-Encoding",
+        }
+        if _not_modified(request, body):
+            return web.Response(status=304, headers=headers)
+        payload = body.body
+        if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+            payload = await asyncio.to_thread(body.gzipped)
+            headers["Content-Encoding"] = "gzip"
+        headers["Content-Type"] = CONTENT_TYPE
+        headers["Content-Disposition"] = 'inline; filename="ank.ics"'
+        return web.Response(body=payload, headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/feeds/{name}", feed)
+    return app
+
+
+async def start_feed_server(service: FeedService, host: str, port: int) -> web.AppRunner:
+    """Serve feeds on the running event loop (the bot's); stop with ``runner.cleanup()``."""
+    runner = web.AppRunner(make_app(service), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port actually bound (for port 0 in tests)."""
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            return int(server.sockets[0].getsockname()[1])
+    raise RuntimeError("the feed server is not listening")
+
+
+def feed_url(base_url: str, secret: str) -> str:
+    return f"{base_url.rstrip('/')}/feeds/{secret}.ics"
+
+
+def webcal_url(url: str) -> str:
+    """The same feed as a ``webcal://`` link, which calendar apps open as a subscription."""
+    return "webcal://" + url.split("://", 1)[1]
+
+
