@@ -6,12 +6,14 @@ short generic answer, which says nothing about anybody.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from telegram import InputFile, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, InputFile, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from planner import bot_texts
@@ -19,9 +21,11 @@ from planner.clock import Clock
 from planner.config import Settings
 from planner.links import Chat
 from planner.notices import Notices, parse_button_data
+from planner.telegram_html import split_message
 from planner.service import Planner
 
 ALERT_ROLES = ("nurse", "reception")
+log = logging.getLogger("planner.bot")
 
 
 @dataclass
@@ -52,7 +56,7 @@ async def _reply(update: Update, text: str) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    for part in bot_texts.split_message(text):
+    for part in split_message(text):
         await chat.send_message(part, parse_mode=ParseMode.HTML)
 
 
@@ -91,6 +95,45 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _reply(update, bot_texts.welcome_text(linked.lang, name=linked.name,
                                                 family_name=linked.family_name,
                                                 staff=linked.staff_id is not None))
+    await set_chat_menu(context.bot, linked)
+
+
+async def revive(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Runs before every handler: a chat marked unreachable (the user had blocked the bot)
+    that writes or presses a button again can be reached again, as on Telegram."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    ctx = _ctx(context)
+    row = ctx.planner.store.db.execute(
+        "SELECT 1 FROM chats WHERE chat_id = ? AND unlinked_at IS NULL"
+        " AND unreachable_at IS NOT NULL", [chat.id]).fetchone()
+    if row is not None:
+        with ctx.planner.store.transaction():
+            ctx.planner.links.mark_reachable(chat.id)
+
+
+async def set_chat_menu(bot: Bot, linked: Chat | None, lang: str | None = None, *,
+                        chat_id: int | None = None) -> None:
+    """A linked chat's own command menu, in its language: the patient commands, and the
+    staff ones for staff. Without ``linked`` (after /stop) the chat's menu is removed and
+    the menu for everyone applies again.
+
+    A failure here is logged and ignored: the menu is a convenience, the link stands.
+    """
+    target = linked.chat_id if linked is not None else chat_id
+    if target is None:
+        return
+    scope = BotCommandScopeChat(target)
+    try:
+        if linked is None:
+            await bot.delete_my_commands(scope=scope)
+            return
+        commands = bot_texts.bot_commands(lang or linked.lang, staff=linked.staff_id is not None)
+        await bot.set_my_commands([BotCommand(name, text) for name, text in commands],
+                                  scope=scope)
+    except TelegramError as error:
+        log.warning("could not set the command menu of chat %s: %s", target, error)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -130,7 +173,7 @@ async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Sends the patient's own calendar file (and the feed link when one is configured)."""
+    """Sends the patient's own calendar file (.ics) to add to a calendar app."""
     linked = await _patient(update, context)
     if linked is None or linked.patient_id is None or update.effective_chat is None:
         return
@@ -153,6 +196,7 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     with ctx.planner.store.transaction():
         ctx.planner.links.set_language(linked.chat_id, new)
     await _reply(update, bot_texts.language_text(new))
+    await set_chat_menu(context.bot, linked, new)
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -164,6 +208,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     with ctx.planner.store.transaction():
         ctx.planner.links.unlink(linked.chat_id, ctx.now())
     await _reply(update, bot_texts.stop_text(linked.lang))
+    await set_chat_menu(context.bot, None, chat_id=linked.chat_id)
 
 
 async def _staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
@@ -244,10 +289,20 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                          course_id=event["course_id"])
     await query.answer(bot_texts.answer_buttons(linked.lang)[0 if choice == "come" else 1])
     if original is not None:
-        await query.edit_message_text(bot_texts.answered_text(original, choice, linked.lang),
-                                      parse_mode=ParseMode.HTML)
+        await _show_answer(query, bot_texts.answered_text(original, choice, linked.lang))
     if choice == bot_texts.CHANGE and ctx.wake is not None:
         ctx.wake()
+
+
+async def _show_answer(query: Any, text: str) -> None:
+    """Edit the reminder to show the answer. The buttons stay, so the patient can still
+    change their mind; pressing the same button again leaves the message as it is."""
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML,
+                                      reply_markup=query.message.reply_markup)
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            raise
 
 
 def _event_of(ctx: BotContext, linked: Chat | None, parsed: tuple[int, int, str] | None

@@ -18,8 +18,6 @@ already be in the clinic's zone.
 from __future__ import annotations
 
 import html
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +25,7 @@ from itertools import groupby
 from pathlib import Path
 
 from planner.monthview import day_marks, render_months
+from planner.telegram_html import visible_text
 from planner.texts import (
     LANGUAGES,
     Messages,
@@ -42,7 +41,8 @@ CHANGE = "change"
 ANSWERS = (COME, CHANGE)
 PATIENT_COMMANDS = ("next", "schedule", "ics", "language", "stop", "help")
 STAFF_COMMANDS = ("today", "tomorrow", "week", "unconfirmed")
-MAX_MESSAGE_LENGTH = 4096
+# Why a message did not reach a chat, as alerts word them (other reasons are shown as given).
+REASONS = ("blocked", "chat_not_found", "deactivated")
 
 
 @dataclass(frozen=True)
@@ -328,9 +328,12 @@ def day_title(
     day: date, lang: str, *, relative: str | None = None, override_dir: Path | None = None
 ) -> str:
     """A plain-text title for :func:`day_text`: ``本日 12月7日(月)の予定`` when ``relative`` is
-    ``"today"``, ``明日 …`` for ``"tomorrow"``, the bare day for None."""
-    key = {"today": "day_today", "tomorrow": "day_tomorrow", None: "day_other"}[relative]
-    return load_messages(lang, override_dir).format(f"staff.{key}", day=format_day(day, lang))
+    ``"today"``, ``明日 …`` for ``"tomorrow"``, the bare day for None; else ValueError."""
+    keys = {"today": "day_today", "tomorrow": "day_tomorrow", None: "day_other"}
+    if relative not in keys:
+        raise ValueError(f"relative must be 'today', 'tomorrow' or None, got {relative!r}")
+    messages = load_messages(lang, override_dir)
+    return messages.format(f"staff.{keys[relative]}", day=format_day(day, lang))
 
 
 def patient_label(name: str, patient_id: int, lang: str, *,
@@ -346,7 +349,8 @@ def _staff_line(visit: Visit, words: _Words, *, with_day: bool) -> str:
     """``10:00–11:00 ✓ title — name (#id)``; with the day when the list spans days."""
     when = (visit_time(visit, words.lang) if with_day
             else format_time_range(visit.start, visit.end, words.lang))
-    mark = words.text(f"staff.mark_{visit.confirmed or 'none'}")
+    answer = visit.confirmed if visit.confirmed in ANSWERS else "none"
+    mark = words.text(f"staff.mark_{answer}")
     label = patient_label(visit.patient_name, visit.patient_id, words.lang,
                           override_dir=words.override_dir)
     line = f"{_escape(when)} {mark} {words.title(visit)} — {_escape(label)}"
@@ -437,8 +441,7 @@ def _reason(reason: str, words: _Words) -> list[str]:
     """The reason line (none for a blank reason): a known code in words, else as given."""
     if not reason.strip():
         return []
-    key = f"alert.reason_{reason}"
-    word = words.plain(key) if key in words.messages else reason
+    word = words.plain(f"alert.reason_{reason}") if reason in REASONS else reason
     return [words.text("alert.reason", reason=word)]
 
 
@@ -488,163 +491,3 @@ def alert_no_chat(visit: Visit, lang: str, *, override_dir: Path | None = None) 
     """A reminder for ``visit`` was due but the patient has no linked chat."""
     words = _Words(lang, override_dir)
     return _alert(words, "no_chat", *_about(visit, words), words.text("alert.no_chat_body"))
-
-
-# --- long messages ----------------------------------------------------------------------
-
-# A tag, a character reference, or one character (a bare "<" or "&" is one character).
-_TOKEN = re.compile(
-    r"<[^<>]*>|&(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za-z0-9]{0,31});|.", re.DOTALL
-)
-_TAG_NAME = re.compile(r"</?\s*([A-Za-z][\w-]*)")
-_EMPTY_PAIR = re.compile(r"<([A-Za-z][\w-]*)(?:\s[^<>]*)?></\1>")
-_BREAK_AFTER = frozenset(" \u3000。、，．")
-
-
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text)
-
-
-def _is_tag(token: str) -> bool:
-    return len(token) > 1 and token[0] == "<"
-
-
-def _shown(token: str) -> str:
-    """What one token shows: nothing for a tag, the decoded character for a reference."""
-    if _is_tag(token):
-        return ""
-    return html.unescape(token) if token[0] == "&" else token
-
-
-def _units(text: str) -> int:
-    """UTF-16 code units, as Telegram counts (an emoji outside the BMP counts two)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def visible_text(html_text: str) -> str:
-    """The text Telegram shows for ``html_text``: tags removed, character references decoded."""
-    return "".join(_shown(token) for token in _tokens(html_text))
-
-
-def visible_length(html_text: str) -> int:
-    """The length Telegram checks against its 4096 limit: the visible text in UTF-16 code
-    units. That equals the number of characters for Japanese and Latin text and is never
-    fewer, so a part that fits here fits Telegram however it counts."""
-    return _units(visible_text(html_text))
-
-
-def _size(tokens: Sequence[str]) -> int:
-    return sum(_units(_shown(token)) for token in tokens)
-
-
-def _lines(tokens: list[str]) -> list[list[str]]:
-    lines: list[list[str]] = [[]]
-    for token in tokens:
-        if token == "\n":
-            lines.append([])
-        else:
-            lines[-1].append(token)
-    return lines
-
-
-def _attaches(token: str) -> bool:
-    """A combining mark, variation selector or joiner belongs with the character before."""
-    return len(token) == 1 and (unicodedata.combining(token) > 0
-                                or token in "\u200d\ufe0e\ufe0f")
-
-
-def _cut_line(line: list[str], limit: int) -> list[list[str]]:
-    """Pieces of a line longer than ``limit``, each at most ``limit``; cut after a space or
-    Japanese punctuation when there is one, never before a combining mark."""
-    pieces: list[list[str]] = []
-    start, length, last_break = 0, 0, 0
-    for index, token in enumerate(line):
-        size = _units(_shown(token))
-        while length + size > limit and index > start:
-            cut = last_break if last_break > start else _before_marks(line, start, index)
-            pieces.append(line[start:cut])
-            start, length, last_break = cut, _size(line[cut:index]), 0
-        length += size
-        if token in _BREAK_AFTER:
-            last_break = index + 1
-    return [*pieces, line[start:]]
-
-
-def _before_marks(line: list[str], start: int, index: int) -> int:
-    """``index``, moved back past combining marks so none starts a piece (if it can be)."""
-    cut = index
-    while cut > start + 1 and _attaches(line[cut]):
-        cut -= 1
-    return cut
-
-
-class _Packer:
-    """Fills parts line by line; closes the open tags at the end of a part and reopens them
-    (same attributes) at the start of the next."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.parts: list[str] = []
-        self.stack: list[tuple[str, str]] = []
-        self.tokens: list[str] = []
-        self.length = 0
-        self.empty = True
-
-    def add(self, piece: list[str], newline: bool) -> None:
-        size = _size(piece)
-        separator = 1 if newline else 0
-        if not self.empty and self.length + separator + size > self.limit:
-            self.flush()
-        if not self.empty and newline:
-            self.tokens.append("\n")
-            self.length += 1
-        for token in piece:
-            self._track(token)
-        self.tokens += piece
-        self.length += size
-        self.empty = False
-
-    def _track(self, token: str) -> None:
-        if not _is_tag(token):
-            return
-        match = _TAG_NAME.match(token)
-        name = match.group(1).lower() if match else ""
-        if not token.startswith("</"):
-            self.stack.append((name, token))
-            return
-        for index in range(len(self.stack) - 1, -1, -1):
-            if self.stack[index][0] == name or not name:
-                del self.stack[index]
-                return
-
-    def flush(self) -> None:
-        closing = [f"</{name}>" for name, _ in reversed(self.stack)]
-        part = "".join(self.tokens + closing)
-        while _EMPTY_PAIR.search(part):
-            part = _EMPTY_PAIR.sub("", part)
-        if visible_text(part).strip():
-            self.parts.append(part)
-        self.tokens = [tag for _, tag in self.stack]
-        self.length, self.empty = 0, True
-
-
-def split_message(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
-    """``text`` in parts of at most ``limit`` (by :func:`visible_length`), cut at line ends.
-
-    Each part is valid HTML on its own: a ``<pre>``, ``<b>`` … open at a cut is closed at the
-    end of the part and opened again at the start of the next. A line longer than ``limit``
-    is cut after its last space or Japanese punctuation that fits, else at the limit, never
-    inside a tag or a character reference. The newline at a cut is dropped, and so is a part
-    that would show only whitespace (Telegram refuses it as empty); nothing else is lost, so
-    the parts' visible texts, read in order, are the whole text. Empty text gives ``[]``.
-    ``limit`` must be at least 2 (a character outside the BMP counts two).
-    """
-    if limit < 2:
-        raise ValueError(f"limit must be at least 2, got {limit}")
-    packer = _Packer(limit)
-    for number, line in enumerate(_lines(_tokens(text))):
-        pieces = [line] if _size(line) <= limit else _cut_line(line, limit)
-        for index, piece in enumerate(pieces):
-            packer.add(piece, newline=number > 0 and index == 0)
-    packer.flush()
-    return packer.parts

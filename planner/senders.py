@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import html
 import re
+import warnings
 from datetime import timedelta
-from typing import IO
+from typing import IO, Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.warnings import PTBDeprecationWarning
 
-from planner.bot_texts import split_message
+from planner.telegram_html import split_message
 from planner.dispatch import SendFailure
 
 _TAG = re.compile(r"<[^>]+>")
@@ -30,16 +32,28 @@ def keyboard(buttons: list[list[str]] | None) -> InlineKeyboardMarkup | None:
                                  for label, data in buttons])
 
 
-def _seconds(value: int | timedelta) -> float:
+def _retry_after(error: RetryAfter) -> float:
+    """Seconds to wait, whether PTB gives an int (deprecated) or a timedelta (PTB_TIMEDELTA)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class TelegramSender:
-    """Sends through a python-telegram-bot ``Bot`` (the bot's own, with its base URL)."""
+    """Sends through a python-telegram-bot ``Bot`` (the bot's own, with its base URL).
 
-    def __init__(self, bot: Bot, redact: str = "") -> None:
+    ``read_timeout`` (seconds) is how long to wait for Telegram's answer before the send
+    counts as timed out (PTB's default, 5 s, when None); a timed-out message may still have
+    been delivered, and is retried: a rare duplicate rather than a missed reminder.
+    """
+
+    def __init__(self, bot: Bot, redact: str = "", read_timeout: float | None = None) -> None:
         self.bot = bot
         self.redact = redact
+        # Passed only when given: PTB reads an explicit None as "wait forever".
+        self._options: dict[str, Any] = ({} if read_timeout is None
+                                         else {"read_timeout": read_timeout})
 
     async def send(self, chat_id: int, text: str, buttons: list[list[str]] | None) -> int:
         parts = split_message(text)
@@ -53,10 +67,9 @@ class TelegramSender:
                          markup: InlineKeyboardMarkup | None) -> int:
         try:
             message = await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                                  reply_markup=markup)
+                                                  reply_markup=markup, **self._options)
         except RetryAfter as error:
-            raise SendFailure("retry_after", self._clean(error),
-                              _seconds(error.retry_after)) from None
+            raise SendFailure("retry_after", self._clean(error), _retry_after(error)) from None
         except Forbidden as error:
             raise SendFailure("blocked", self._clean(error)) from None
         except BadRequest as error:

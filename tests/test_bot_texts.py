@@ -10,7 +10,9 @@ import html
 import inspect
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,16 +43,14 @@ from planner.bot_texts import (
     next_visit_text,
     reminder_text,
     schedule_text,
-    split_message,
     stop_text,
     throttled_text,
     unconfirmed_text,
-    visible_length,
-    visible_text,
     week_text,
     welcome_text,
     when_words,
 )
+from planner.telegram_html import split_message, visible_length, visible_text
 from planner.texts import load_messages
 from tests.fake_telegram import format_text
 
@@ -66,13 +66,11 @@ def tokyo(month: int, day: int, hour: int, minute: int = 0, year: int = 2026) ->
 
 
 def visit(kind: str = "infusion", seq: int = 3, start: datetime | None = None,
-          minutes: int = 60, **fields: object) -> Visit:
+          minutes: int = 60, **fields: Any) -> Visit:
     """Infusion 3 of 8 on Mon 2026-12-07 10:00–11:00 for patient 12, 山田 太郎, unless told."""
     start = start or tokyo(12, 7, 10)
     end = start + timedelta(minutes=minutes)
-    values: dict[str, object] = {"status": "scheduled", "patient_name": NAME, "patient_id": 12}
-    values.update(fields)
-    return Visit(kind, seq, 8, start, end, **values)  # type: ignore[arg-type]
+    return replace(Visit(kind, seq, 8, start, end, "scheduled", NAME, 12), **fields)
 
 
 # Mon 2026-11-16 09:00 collection (done); infusions Mon 7 Dec and Thu 10 Dec 2026.
@@ -373,6 +371,11 @@ def test_day_title_of_today_in_japanese() -> None:
 
 def test_day_title_of_tomorrow_in_english() -> None:
     assert day_title(date(2026, 12, 8), "en", relative="tomorrow") == "Tomorrow, Tue 8 Dec"
+
+
+def test_day_title_refuses_an_unknown_relative_day_naming_it() -> None:
+    with pytest.raises(ValueError, match="'yesterday'"):
+        day_title(date(2026, 12, 6), "en", relative="yesterday")
 
 
 def test_day_text_lists_visits_by_time_with_patient_and_answer_mark() -> None:
