@@ -9,11 +9,14 @@ commit, one message at a time. A crash between Telegram accepting a message and 
 commit (the window is between ``sender.send`` and ``_record_sent`` in ``_send_one``) makes
 that one message go out again after the restart; nothing is lost. A timeout on send is
 also ambiguous (Telegram may have delivered it): it is retried, preferring a rare
-duplicate to a missed reminder.
+duplicate to a missed reminder. An unexpected exception from the sender is treated as a
+transient failure of that one message (recorded by type only, as its text might carry
+the token), so one bad message cannot hold back the rest of the outbox.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +32,8 @@ from planner.model import INFUSION
 from planner.notices import Notices
 from planner.outbox import Delivery, Outbox
 from planner.reminders import digest_instant
+
+log = logging.getLogger("planner.dispatch")
 
 PATIENT_SIDE = ("patient", "family")
 ALERT_ROLES = ("nurse", "reception")
@@ -137,9 +142,11 @@ class Dispatcher:
                     self._queue_reminder(row, now)
 
     def _queue_reminder(self, row: dict[str, object], now: datetime) -> None:
+        reminder_id = int(str(row["reminder_id"]))
+        if not self.outbox.claim_reminder(reminder_id, now):
+            return  # superseded by a change since it was read
         audience = str(row["audience"])
         chats = self._chats_for(audience, int(str(row["patient_id"])))
-        reminder_id = int(str(row["reminder_id"]))
         if not chats:
             self.outbox.fail_reminder(reminder_id, "no linked chat", now)
             if audience in PATIENT_SIDE:
@@ -186,19 +193,31 @@ class Dispatcher:
                                               tzinfo=self.tz)
                 self.outbox.queue(None, None, "digest", messages, now, int(end_of_day.timestamp()))
 
-    def _next_digest(self) -> datetime:
+    def _next_digest(self) -> datetime | None:
+        """The next morning digest, if any staff chat of a digest role is linked."""
+        policy, zone = self.settings.reminders, self.settings.clinic.timezone
+        if not self.links.staff_chats(policy.digest_roles):
+            return None
         now = self.now()
         today = now.astimezone(self.tz).date()
-        policy, zone = self.settings.reminders, self.settings.clinic.timezone
         at = digest_instant(today, policy, zone)
         return at if at > now else digest_instant(today + timedelta(days=1), policy, zone)
 
     def _next_wake(self, limiter_wake: datetime | None) -> datetime | None:
-        candidates = [t for t in (limiter_wake, self.outbox.next_wake(), self._next_digest())
+        """When to tick again: never in the past while the limiter holds messages back.
+
+        Messages already due but held by the rate limiter are covered by ``limiter_wake``;
+        counting their (past) due instants too would make the caller spin until then.
+        """
+        now = self.now()
+        outbox_wake = self.outbox.next_wake()
+        if outbox_wake is not None and outbox_wake <= now and limiter_wake is not None:
+            outbox_wake = None
+        candidates = [t for t in (limiter_wake, outbox_wake, self._next_digest())
                       if t is not None]
         if self.outbox.pending_alerts():
-            candidates.append(self.now())
-        return min(candidates) if candidates else None
+            candidates.append(now)
+        return max(now, min(candidates)) if candidates else None
 
     # -- sending -------------------------------------------------------------------------
 
@@ -231,6 +250,12 @@ class Dispatcher:
         except SendFailure as failure:
             self._record_failure(delivery, failure)
             return False
+        except Exception as error:  # noqa: BLE001 - one bad message must not stop the rest
+            kind = type(error).__name__
+            log.warning("message %s: unexpected %s from the sender; retrying later",
+                        delivery.id, kind, exc_info=True)
+            self._record_failure(delivery, SendFailure("transient", f"unexpected error: {kind}"))
+            return False
         # A crash here, before the commit below, sends this one message again on restart.
         self._record_sent(delivery, message_id)
         return True
@@ -261,7 +286,9 @@ class Dispatcher:
             self._alert_failure(delivery, failure.reason, now)
             return
         backoff = min(MAX_BACKOFF, FIRST_BACKOFF * (3 ** delivery.attempts))
-        self.outbox.mark_retry(delivery, failure.reason, now + backoff, now)
+        # Backoff counts from the whole second of the failure: the outbox keeps seconds.
+        self.outbox.mark_retry(delivery, failure.reason, now.replace(microsecond=0) + backoff,
+                               now)
 
     def _unreachable(self, chat_id: int, reason: str, now: datetime) -> None:
         chat = self.links.mark_unreachable(chat_id, reason, now)

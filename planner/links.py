@@ -81,18 +81,22 @@ class Links:
         """Link ``chat_id`` with a valid code (used up here), or None for any bad code.
 
         Call inside a transaction. A chat already linked to someone is re-linked to the
-        code's person: the newest consent wins.
+        code's person: the newest consent wins. A throttled chat gets None even for a
+        valid code, which stays unused (and that attempt is not counted as a failure).
         """
+        if self.throttled(chat_id, now):
+            return None
         rows = list(self.db.query(
             "SELECT * FROM link_codes WHERE code_hash = ? AND used_at IS NULL AND expires_ts > ?",
             [code_hash(code), _ts(now)]))
-        if not rows:
+        used = bool(rows) and self.db.execute(
+            "UPDATE link_codes SET used_at = ?, used_chat_id = ? WHERE id = ? AND used_at IS NULL",
+            [_text(now), chat_id, rows[0]["id"]]).rowcount == 1
+        if not used:  # unknown, expired, or used meanwhile by another connection
             self.db.execute("INSERT INTO link_failures (chat_id, at_ts) VALUES (?, ?)",
                             [chat_id, _ts(now)])
             return None
         link = rows[0]
-        self.db.execute("UPDATE link_codes SET used_at = ?, used_chat_id = ? WHERE id = ?",
-                        [_text(now), chat_id, link["id"]])
         self.unlink(chat_id, now)
         language = lang or self._person_language(link["patient_id"])
         self.db.execute(

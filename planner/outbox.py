@@ -10,6 +10,7 @@ delivery is one message with its state, attempts, last error and Telegram messag
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,11 @@ SUPERSEDED = "superseded: the event changed or was cancelled"
 
 def _ts(moment: datetime) -> int:
     return int(moment.timestamp())
+
+
+def _ts_not_before(moment: datetime) -> int:
+    """Whole seconds rounded up: a retry is never due before ``moment``."""
+    return math.ceil(moment.timestamp())
 
 
 def _text(moment: datetime) -> str:
@@ -64,7 +70,10 @@ class Outbox:
         """Make the course's reminders match its events; run inside the change's transaction.
 
         A reminder is kept while its event keeps the revision it was made for; others that
-        have not gone out are skipped as superseded, with their queued messages.
+        have not gone out are skipped as superseded, with their queued messages. One whose
+        event did not change but whose moment has passed (the bot was down) is left for
+        ``skip_stale`` to skip as too late; new reminders already past their usefulness
+        are not created.
         """
         course = self._rows("SELECT protocol, protocol_snapshot FROM courses WHERE id = ?",
                             [course_id])[0]
@@ -75,8 +84,7 @@ class Outbox:
             event = PlannedEvent(row["kind"], row["seq"], datetime.fromisoformat(row["start"]),
                                  datetime.fromisoformat(row["end"]), Status(row["status"]))
             for due in reminders_for(event, protocol.audience_of(event.kind), policy, timezone):
-                if due.expires > now:
-                    wanted[(row["id"], row["revision"], due.rule)] = due
+                wanted[(row["id"], row["revision"], due.rule)] = due
         existing = self._rows(
             "SELECT r.id, r.event_id, r.event_revision, r.rule, r.state FROM reminders r"
             " JOIN events e ON e.id = r.event_id WHERE e.course_id = ?", [course_id])
@@ -89,7 +97,7 @@ class Outbox:
         rows = [(event_id, revision, rule, due.audience, _ts(due.due), _ts(due.expires),
                  _text(now), _text(now))
                 for (event_id, revision, rule), due in wanted.items()
-                if (event_id, revision, rule) not in have]
+                if (event_id, revision, rule) not in have and due.expires > now]
         self.db.conn.executemany(
             "INSERT INTO reminders (event_id, event_revision, rule, audience, due_ts,"
             " expires_ts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -112,12 +120,15 @@ class Outbox:
             " expires_ts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def _supersede(self, reminder_id: int, now: datetime) -> None:
-        self.db.execute(
-            "UPDATE reminders SET state = 'skipped', reason = ?, updated_at = ? WHERE id = ?",
-            [SUPERSEDED, _text(now), reminder_id])
+        """Skip a reminder and its unsent messages; one some chat already got stays sent."""
         self.db.execute(
             "UPDATE deliveries SET state = 'skipped', last_error = ?, updated_at = ?"
             " WHERE reminder_id = ? AND state = 'pending'",
+            [SUPERSEDED, _text(now), reminder_id])
+        self.db.execute(
+            "UPDATE reminders SET state = CASE WHEN EXISTS (SELECT 1 FROM deliveries"
+            " WHERE reminder_id = reminders.id AND state = 'sent') THEN 'sent' ELSE 'skipped'"
+            " END, reason = ?, updated_at = ? WHERE id = ?",
             [SUPERSEDED, _text(now), reminder_id])
 
     def skip_stale(self, now: datetime) -> list[Delivery]:
@@ -152,10 +163,24 @@ class Outbox:
             " WHERE r.state = 'pending' AND r.due_ts <= ? ORDER BY r.due_ts, r.id LIMIT ?",
             [_ts(now), limit])
 
+    def claim_reminder(self, reminder_id: int, now: datetime) -> bool:
+        """Take a pending reminder to queue its messages (state ``queued``).
+
+        False when it is no longer pending: a change committed by another connection
+        since ``due_reminders`` read it superseded it, and nothing may go out for it.
+        """
+        cursor = self.db.execute(
+            "UPDATE reminders SET state = 'queued', updated_at = ? WHERE id = ?"
+            " AND state = 'pending'", [_text(now), reminder_id])
+        return cursor.rowcount == 1
+
     def queue(self, reminder_id: int | None, alert_id: int | None, purpose: str,
               messages: Sequence[tuple[int, str, list[list[str]] | None]], now: datetime,
               expires_ts: int | None) -> None:
-        """Put messages (chat id, HTML text, buttons) in the outbox for sending now."""
+        """Put messages (chat id, HTML text, buttons) in the outbox for sending now.
+
+        A reminder's messages are queued after ``claim_reminder`` succeeded.
+        """
         self.db.conn.executemany(
             "INSERT INTO deliveries (purpose, reminder_id, alert_id, chat_id, text, buttons,"
             " next_attempt_ts, expires_ts, created_at, updated_at)"
@@ -163,9 +188,6 @@ class Outbox:
             [(purpose, reminder_id, alert_id, chat_id, text,
               json.dumps(buttons, ensure_ascii=False) if buttons else None, _ts(now),
               expires_ts, _text(now), _text(now)) for chat_id, text, buttons in messages])
-        if reminder_id is not None:
-            self.db.execute("UPDATE reminders SET state = 'queued', updated_at = ? WHERE id = ?",
-                            [_text(now), reminder_id])
 
     def fail_reminder(self, reminder_id: int, reason: str, now: datetime) -> None:
         self.db.execute(
@@ -196,11 +218,12 @@ class Outbox:
 
     def mark_retry(self, delivery: Delivery, error: str, retry_at: datetime,
                    now: datetime, *, count: bool = True) -> None:
-        """Try again at ``retry_at``; a flood-control wait (``count=False``) is no attempt."""
+        """Try again at ``retry_at`` (not a fraction of a second earlier, even after a
+        restart); a flood-control wait (``count=False``) is no attempt."""
         self.db.execute(
             "UPDATE deliveries SET attempts = attempts + ?, last_error = ?, next_attempt_ts = ?,"
             " updated_at = ? WHERE id = ?",
-            [int(count), error, _ts(retry_at), _text(now), delivery.id])
+            [int(count), error, _ts_not_before(retry_at), _text(now), delivery.id])
 
     def mark_failed(self, delivery: Delivery, error: str, now: datetime) -> None:
         self.db.execute(
@@ -209,13 +232,19 @@ class Outbox:
         self._settle(delivery, now)
 
     def skip_chat(self, chat_id: int, reason: str, now: datetime) -> None:
-        """Skip every message still waiting for a chat that cannot be reached."""
+        """Skip every message still waiting for a chat that cannot be reached; a reminder
+        left with no message waiting is settled (see ``_settle``)."""
+        waiting = [_delivery(row) for row in self._rows(
+            "SELECT * FROM deliveries WHERE chat_id = ? AND state = 'pending'", [chat_id])]
         self.db.execute(
             "UPDATE deliveries SET state = 'skipped', last_error = ?, updated_at = ?"
             " WHERE chat_id = ? AND state = 'pending'", [reason, _text(now), chat_id])
+        for delivery in waiting:
+            self._settle(delivery, now)
 
     def _settle(self, delivery: Delivery, now: datetime) -> None:
-        """A reminder is sent once one of its messages is; failed when all of them failed."""
+        """Once none of its messages waits, a reminder is sent if one of them was sent,
+        skipped if all were skipped, else failed."""
         if delivery.reminder_id is None:
             return
         states = {row["state"] for row in self._rows(

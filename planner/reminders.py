@@ -6,12 +6,17 @@ or "M minutes before". For patients and family, a reminder due in quiet hours mo
 the end of them when it is still useful then, else to their start the evening before. A
 reminder is useful until ``max_late`` after its due instant and never later than
 ``min_lead`` before the event: past that it is skipped, never sent late and confusing.
+
+"N days before at HH:MM" is a wall time in the clinic's zone, so it stays 18:00 local
+across a DST change; "M minutes before", ``max_late`` and ``min_lead`` are elapsed time
+(two hours before 03:30 on the spring-forward night is 00:30, not 01:30).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from planner.model import PlannedEvent, Status
@@ -33,7 +38,7 @@ class ReminderRule:
     at: time | None = None
     minutes_before: int | None = None
 
-    @property
+    @cached_property
     def name(self) -> str:
         """A stable name, stored with each reminder (``infusion/patient/1d@18:00``)."""
         if self.minutes_before is not None:
@@ -54,6 +59,10 @@ class ReminderPolicy:
     digest_time: time = time(7, 30)
     digest_roles: tuple[str, ...] = ("doctor", "nurse", "reception", "lab")
 
+    def rules_for(self, kind: str) -> tuple[ReminderRule, ...]:
+        """The rules about events of ``kind`` (looked up once per kind)."""
+        return _rules_by_kind(self.rules).get(kind, ())
+
 
 @dataclass(frozen=True)
 class DueReminder:
@@ -67,6 +76,14 @@ class DueReminder:
     expires: datetime
 
 
+@lru_cache(maxsize=32)
+def _rules_by_kind(rules: tuple[ReminderRule, ...]) -> dict[str, tuple[ReminderRule, ...]]:
+    by_kind: dict[str, list[ReminderRule]] = {}
+    for rule in rules:
+        by_kind.setdefault(rule.kind, []).append(rule)
+    return {kind: tuple(found) for kind, found in by_kind.items()}
+
+
 def reminders_for(event: PlannedEvent, audiences: tuple[str, ...], policy: ReminderPolicy,
                   timezone: str) -> list[DueReminder]:
     """The reminders ``event`` needs; ``audiences`` are who takes part in it.
@@ -78,17 +95,22 @@ def reminders_for(event: PlannedEvent, audiences: tuple[str, ...], policy: Remin
         return []
     tz = ZoneInfo(timezone)
     result = []
-    for rule in policy.rules:
-        if rule.kind != event.kind or not _concerns(rule.audience, audiences):
+    for rule in policy.rules_for(event.kind):
+        if not _concerns(rule.audience, audiences):
             continue
         due = _due(rule, event, tz)
         if rule.audience in PATIENT_AUDIENCES:
             due = _outside_quiet_hours(due, event.start, policy, tz)
-        expires = min(due + policy.max_late, event.start - policy.min_lead)
+        expires = min(_plus(due, policy.max_late), _plus(event.start, -policy.min_lead))
         if due < expires:
-            result.append(DueReminder(event.kind, event.seq, rule.name, rule.audience, due,
-                                      expires))
+            result.append(DueReminder(event.kind, event.seq, rule.name, rule.audience,
+                                      due.astimezone(tz), expires.astimezone(tz)))
     return result
+
+
+def _plus(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta`` in elapsed time (aware arithmetic in one zone is wall-clock)."""
+    return moment.astimezone(UTC) + delta
 
 
 def stale_reason(reminder_due: datetime, expires: datetime, now: datetime) -> str | None:
@@ -108,7 +130,7 @@ def _concerns(audience: str, audiences: tuple[str, ...]) -> bool:
 
 def _due(rule: ReminderRule, event: PlannedEvent, tz: ZoneInfo) -> datetime:
     if rule.minutes_before is not None:
-        return event.start - timedelta(minutes=rule.minutes_before)
+        return _plus(event.start, -timedelta(minutes=rule.minutes_before))
     assert rule.at is not None
     assert rule.days_before is not None
     day = event.start.astimezone(tz).date() - timedelta(days=rule.days_before)
@@ -120,13 +142,23 @@ def _outside_quiet_hours(due: datetime, event_start: datetime, policy: ReminderP
     """Move a reminder out of quiet hours: to their end if still useful, else their start."""
     if policy.quiet_start is None or policy.quiet_end is None:
         return due
-    quiet = _quiet_period_around(due.astimezone(tz), policy.quiet_start, policy.quiet_end, tz)
+    local = due.astimezone(tz)
+    if not _in_quiet_hours(local.time(), policy.quiet_start, policy.quiet_end):
+        return due
+    quiet = _quiet_period_around(local, policy.quiet_start, policy.quiet_end, tz)
     if quiet is None:
         return due
     begins, ends = quiet
-    if ends <= event_start - policy.min_lead:
+    if ends <= _plus(event_start, -policy.min_lead):
         return ends
     return begins
+
+
+def _in_quiet_hours(clock: time, start: time, end: time) -> bool:
+    """Whether a wall time falls in quiet hours (which may run over midnight)."""
+    if start <= end:
+        return start <= clock < end
+    return clock >= start or clock < end
 
 
 def _quiet_period_around(moment: datetime, start: time, end: time, tz: ZoneInfo
