@@ -9,7 +9,7 @@ import click
 
 from planner.cli_app import App, cli, pass_app
 from planner.cli_people import json_option
-from planner.feed_server import FeedService, feed_url, start_feed_server, webcal_url
+from planner.feed_server import FeedService, bound_port, feed_url, start_feed_server, webcal_url
 from planner.feeds import Feeds
 from planner.model import STAFF_ROLES
 from planner.output import echo_json, echo_table
@@ -122,7 +122,7 @@ def serve(app: App, host: str | None, port: int | None) -> None:
 
 async def _serve(service: FeedService, host: str, port: int) -> None:
     runner = await start_feed_server(service, host, port)
-    click.echo(f"Serving feeds on http://{host}:{port}/feeds/ (Ctrl-C to stop)")
+    click.echo(f"Serving feeds on http://{host}:{bound_port(runner)}/feeds/ (Ctrl-C to stop)")
     try:
         await asyncio.Event().wait()
     finally:

@@ -4,7 +4,8 @@
 nothing changed: ETag and Last-Modified, 304 on If-None-Match / If-Modified-Since, gzip
 when asked. A revoked, unknown or malformed secret gets the same 404 as any wrong path.
 Building a body runs in a worker thread on its own connection, so a large first build
-never stalls the bot's event loop.
+never stalls the bot's event loop; while nothing was committed, a poll does not even ask
+the database for the feed's version (see ``FeedService``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
@@ -21,13 +23,28 @@ from sqlite_utils import Database
 
 from planner.clock import Clock
 from planner.config import Settings
-from planner.feeds import FeedBody, Feeds
+from planner.feeds import Feed, FeedBody, Feeds
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
+RECHECK = timedelta(minutes=1)
+"""How long a feed's version is trusted while nothing was committed to the database: only
+time changes a feed then (cancelled events dropping out), so that is how late it may be."""
+
+
+@dataclass(frozen=True)
+class _Checked:
+    data_version: int
+    at: datetime
+    body: FeedBody
 
 
 class FeedService:
-    """Feeds behind a lock on a connection that worker threads may use."""
+    """Feeds behind a lock on a read-only connection that worker threads may use.
+
+    The service never writes, so SQLite's ``data_version`` changes exactly when another
+    connection (the CLI, the bot) committed: until then, and for ``RECHECK`` at most, a
+    poll is answered without asking the database for the feed's version.
+    """
 
     def __init__(self, database: Path, settings: Settings, clock: Clock) -> None:
         connection = sqlite3.connect(str(database), timeout=10.0, check_same_thread=False)
@@ -37,13 +54,32 @@ class FeedService:
         self.clock = clock
         self.settings = settings
         self._lock = threading.Lock()
+        self._checked: dict[int, _Checked] = {}
 
     def lookup(self, secret: str) -> FeedBody | None:
+        """The feed's current body, or None for an unknown or revoked secret.
+
+        Everything is read in one transaction, so a change committed by another connection
+        meanwhile cannot give a body newer than its ETag.
+        """
         with self._lock:
-            feed = self.feeds.find(secret)
-            if feed is None:
-                return None
-            return self.feeds.body(feed, self.clock.now())
+            self.db.conn.execute("BEGIN")
+            try:
+                feed = self.feeds.find(secret)
+                return None if feed is None else self._current(feed)
+            finally:
+                self.db.conn.execute("COMMIT")
+
+    def _current(self, feed: Feed) -> FeedBody:
+        now = self.clock.now()
+        (data_version,) = self.db.execute("PRAGMA data_version").fetchone()
+        checked = self._checked.get(feed.id)
+        if (checked is not None and checked.data_version == data_version
+                and checked.at <= now < checked.at + RECHECK):
+            return checked.body
+        body = self.feeds.body(feed, now)
+        self._checked[feed.id] = _Checked(data_version, now, body)
+        return body
 
     def close(self) -> None:
         self.db.close()
@@ -66,6 +102,23 @@ def _not_modified(request: web.Request, body: FeedBody) -> bool:
     return body.last_modified.replace(microsecond=0) <= moment
 
 
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip: listed (or ``*``) without ``q=0``."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        coding, _, params = item.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[coding.strip()] = weight
+    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
+
+
 def make_app(service: FeedService) -> web.Application:
     max_age = min(service.settings.feed.refresh_minutes, 15) * 60
 
@@ -85,7 +138,7 @@ def make_app(service: FeedService) -> web.Application:
         if _not_modified(request, body):
             return web.Response(status=304, headers=headers)
         payload = body.body
-        if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        if _accepts_gzip(request.headers.get("Accept-Encoding", "")):
             payload = await asyncio.to_thread(body.gzipped)
             headers["Content-Encoding"] = "gzip"
         headers["Content-Type"] = CONTENT_TYPE

@@ -8,29 +8,50 @@ for ``cancelled_days`` so subscribed apps remove them, then drop out.
 
 Feeds are polled often, so nothing is rebuilt that did not change: the feed's version is
 one aggregate query (count, newest change, sum of revisions); its body is kept per
-version, and each event's VEVENT is kept per revision by ``planner.ics``.
+version; each event's entry is kept per revision and wording here, and its VEVENT bytes by
+``planner.ics``. A rebuild after one change reads only ids, revisions and kinds of the
+events, and whole rows of the changed ones.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from planner import __version__
 from planner.config import Settings
 from planner.errors import InputError, NotFoundError
 from planner.exports import PATIENT_VIEW, STAFF_VIEW, Audience, SnapshotProtocols, entry, sees
 from planner.ics import CalendarEntry, render_calendar
+from planner.model import Protocol
 
 BODY_CACHE_SIZE = 64
 ENTRY_CACHE_SIZE = 200_000
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_KEPT = "(e.status = 'scheduled' OR e.updated_at >= ?)"
+_EVENT_KEYS = (
+    "SELECT e.id, e.revision, e.kind, e.course_id, e.start_ts, e.seq FROM events e"
+    " WHERE {where}")
+_START_KIND_SEQ = itemgetter(4, 2, 5)
+_WHOLE_ROWS = (
+    "SELECT e.*, c.patient_id, p.name AS patient_name, p.lang AS patient_lang,"
+    " p.mrn AS patient_mrn FROM events e JOIN courses c ON c.id = e.course_id"
+    " JOIN patients p ON p.id = c.patient_id WHERE e.id IN (SELECT value FROM json_each(?))")
+_COURSE_PATIENTS = (
+    "SELECT c.id, p.name, p.lang FROM courses c JOIN patients p ON p.id = c.patient_id"
+    " WHERE {where}")
+_INFUSION_TOTALS = (
+    "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion' GROUP BY course_id")
 
 
 def secret_hash(secret: str) -> str:
@@ -56,8 +77,50 @@ class FeedBody:
 
     def gzipped(self) -> bytes:
         if not self._gzipped:
-            self._gzipped.append(gzip.compress(self.body, compresslevel=5, mtime=0))
+            self._gzipped.append(gzip.compress(self.body, compresslevel=3, mtime=0))
         return self._gzipped[0]
+
+
+def _event_scope(feed: Feed) -> tuple[str, list[Any]]:
+    """The events a feed draws from, before the audience filter: one patient's or all."""
+    if feed.patient_id is not None:
+        return "e.course_id IN (SELECT id FROM courses WHERE patient_id = ?)", [feed.patient_id]
+    return "1", []
+
+
+def _course_scope(feed: Feed) -> tuple[str, list[Any]]:
+    """The courses a feed draws from: one patient's or all."""
+    if feed.patient_id is not None:
+        return "c.patient_id = ?", [feed.patient_id]
+    return "1", []
+
+
+class _CourseView:
+    """One course as a feed's audience sees it: which kinds, and the wording of entries.
+
+    ``wording`` is (view, patient name, patient language, infusions in the course): with
+    the event's id and revision, it decides the entry.
+    """
+
+    def __init__(self, audience: Audience, protocol: Protocol,
+                 wording: tuple[str, str, str, int]) -> None:
+        self.audience = audience
+        self.protocol = protocol
+        self.wording = wording
+        self._kinds: dict[str, bool] = {}
+
+    def sees(self, kind: str) -> bool:
+        seen = self._kinds.get(kind)
+        if seen is None:
+            seen = self._kinds[kind] = sees(self.audience, self.protocol, {"kind": kind})
+        return seen
+
+
+def _fingerprint(settings: Settings) -> str:
+    """What, besides the events, shapes a body: a change here must change every ETag."""
+    shaping = (__version__, settings.clinic.name, settings.clinic.timezone, settings.export,
+               settings.feed.refresh_minutes)
+    return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
 
 
 class Feeds:
@@ -69,7 +132,9 @@ class Feeds:
         self._bodies: OrderedDict[tuple[int, str], FeedBody] = OrderedDict()
         self._entry_cache: OrderedDict[tuple[Any, ...], CalendarEntry] = OrderedDict()
         self._protocols = SnapshotProtocols()
+        self._by_course: dict[int, Protocol] = {}
         self._tz = ZoneInfo(settings.clinic.timezone)
+        self._fingerprint = _fingerprint(settings)
 
     # -- managing --------------------------------------------------------------------------
 
@@ -111,23 +176,36 @@ class Feeds:
 
     # -- building --------------------------------------------------------------------------
 
-    def _where(self, feed: Feed, now: datetime) -> tuple[str, list[Any]]:
+    def _keep_since(self, now: datetime) -> str:
+        """Cancelled or missed events changed before this instant have dropped out."""
         keep = now - timedelta(days=self.settings.feed.cancelled_days)
-        clause = "(e.status = 'scheduled' OR e.updated_at >= ?)"
-        params: list[Any] = [keep.astimezone(UTC).isoformat(timespec="seconds")]
-        if feed.patient_id is not None:
-            clause += " AND c.patient_id = ?"
-            params.append(feed.patient_id)
-        return clause, params
+        return keep.astimezone(UTC).isoformat(timespec="seconds")
+
+    def _where(self, feed: Feed, now: datetime) -> tuple[str, list[Any]]:
+        scope, params = _event_scope(feed)
+        return f"{_KEPT} AND {scope}", [self._keep_since(now), *params]
 
     def version(self, feed: Feed, now: datetime) -> tuple[str, datetime]:
-        """The feed's ETag and Last-Modified, from one aggregate query."""
-        clause, params = self._where(feed, now)
-        count, newest, revisions = self.db.execute(
-            "SELECT COUNT(*), MAX(e.updated_at), TOTAL(e.revision) FROM events e"
-            f" JOIN courses c ON c.id = e.course_id WHERE {clause}", params).fetchone()
-        stamp = datetime.fromisoformat(newest) if newest else datetime(2000, 1, 1, tzinfo=UTC)
-        key = f"{feed.id}:{feed.role}:{count}:{newest}:{revisions}"
+        """The feed's ETag and Last-Modified, from one aggregate query.
+
+        Last-Modified never goes back: when cancelled events drop out, the feed changed at
+        the moment the last of them passed ``cancelled_days``, even though the events still
+        in it are older. The ETag also changes with the settings that shape the text.
+        """
+        keep = self._keep_since(now)
+        scope, params = _event_scope(feed)
+        count, newest, revisions, newest_dropped = self.db.execute(
+            f"SELECT TOTAL({_KEPT}), MAX(CASE WHEN {_KEPT} THEN e.updated_at END),"
+            f" TOTAL(CASE WHEN {_KEPT} THEN e.revision END),"
+            f" MAX(CASE WHEN {_KEPT} THEN NULL ELSE e.updated_at END)"
+            f" FROM events e WHERE {scope}",
+            [keep, keep, keep, keep, *params]).fetchone()
+        stamp = datetime.fromisoformat(newest) if newest else _EPOCH
+        if newest_dropped:
+            dropped_at = datetime.fromisoformat(newest_dropped) + timedelta(
+                days=self.settings.feed.cancelled_days, seconds=1)
+            stamp = max(stamp, dropped_at)
+        key = f"{self._fingerprint}:{feed.id}:{feed.role}:{count}:{newest}:{revisions}"
         return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"', stamp
 
     def body(self, feed: Feed, now: datetime) -> FeedBody:
@@ -143,40 +221,66 @@ class Feeds:
             self._bodies.popitem(last=False)
         return built
 
-    def _entries(self, rows: list[dict[str, Any]], audience: Audience,
-                 totals: dict[int, int]) -> list[CalendarEntry]:
-        """Calendar entries, each built once per event revision and view."""
-        result = []
-        for row in rows:
-            if not sees(audience, self._protocols.get(row["protocol_snapshot"]), row):
+    def _entries(self, feed: Feed, now: datetime, audience: Audience) -> list[CalendarEntry]:
+        """The feed's entries in start order, each built once per event revision and wording.
+
+        Every build reads only what decides an entry (id, revision, kind, course); whole
+        rows are read just for the events not cached yet (all of them on the first build).
+        """
+        clause, params = self._where(feed, now)
+        events = self.db.execute(_EVENT_KEYS.format(where=clause), params).fetchall()
+        events.sort(key=_START_KIND_SEQ)  # faster than SQLite's ORDER BY on three columns
+        courses = self._courses(feed, audience)
+        entries: list[CalendarEntry | None] = []
+        missing: dict[int, int] = {}  # event id -> its place in ``entries``
+        for event_id, revision, kind, course_id, _, _ in events:
+            course = courses[course_id]
+            if not course.sees(kind):
                 continue
-            total = totals.get(row["course_id"], 0)
-            key = (row["id"], row["revision"], row["status"], row["updated_at"], audience.view,
-                   row["patient_name"], row["patient_lang"], total)
-            cached = self._entry_cache.get(key)
+            cached = self._entry_cache.get((event_id, revision, *course.wording))
             if cached is None:
-                cached = entry(row, audience, self.settings.export, self._tz, total)
-                self._entry_cache[key] = cached
-                if len(self._entry_cache) > ENTRY_CACHE_SIZE:
-                    self._entry_cache.popitem(last=False)
-            result.append(cached)
-        return result
+                missing[event_id] = len(entries)
+            entries.append(cached)
+        for row in self.db.query(_WHOLE_ROWS, [json.dumps(list(missing))]):
+            course = courses[row["course_id"]]
+            entries[missing[row["id"]]] = self._build_entry(row, audience, course)
+        return [e for e in entries if e is not None]
+
+    def _build_entry(self, row: dict[str, Any], audience: Audience,
+                     course: _CourseView) -> CalendarEntry:
+        built = entry(row, audience, self.settings.export, self._tz, course.wording[-1])
+        self._entry_cache[(row["id"], row["revision"], *course.wording)] = built
+        if len(self._entry_cache) > ENTRY_CACHE_SIZE:
+            self._entry_cache.popitem(last=False)
+        return built
+
+    def _courses(self, feed: Feed, audience: Audience) -> dict[int, _CourseView]:
+        """What ``audience`` sees of each course the feed draws from, and how it is worded."""
+        scope, params = _course_scope(feed)
+        rows = self.db.execute(_COURSE_PATIENTS.format(where=scope), params).fetchall()
+        totals = dict(self.db.execute(_INFUSION_TOTALS).fetchall())
+        protocols = self._course_protocols([course_id for course_id, _, _ in rows])
+        return {course_id: _CourseView(audience, protocols[course_id],
+                                       (audience.view, name, lang, totals.get(course_id, 0)))
+                for course_id, name, lang in rows}
+
+    def _course_protocols(self, course_ids: list[int]) -> dict[int, Protocol]:
+        """Each course's protocol, parsed once: a course's snapshot never changes."""
+        unknown = [course_id for course_id in course_ids if course_id not in self._by_course]
+        if unknown:
+            for course_id, snapshot in self.db.execute(
+                    "SELECT id, protocol_snapshot FROM courses"
+                    " WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(unknown)]):
+                self._by_course[course_id] = self._protocols.get(snapshot)
+        return self._by_course
 
     def _render(self, feed: Feed, now: datetime) -> bytes:
-        clause, params = self._where(feed, now)
-        rows = list(self.db.query(
-            "SELECT e.*, c.patient_id, c.protocol_snapshot, p.name AS patient_name,"
-            " p.lang AS patient_lang, p.mrn AS patient_mrn FROM events e"
-            " JOIN courses c ON c.id = e.course_id JOIN patients p ON p.id = c.patient_id"
-            f" WHERE {clause} ORDER BY e.start_ts, e.kind, e.seq", params))
-        totals = {course: count for course, count in self.db.execute(
-            "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion' GROUP BY course_id")}
         audience = (Audience(PATIENT_VIEW) if feed.patient_id is not None
                     else Audience(STAFF_VIEW, feed.role))
         clinic = self.settings.clinic
         refresh = f"PT{self.settings.feed.refresh_minutes}M"
         return render_calendar(
-            self._entries(rows, audience, totals),
+            self._entries(feed, now, audience),
             timezone=clinic.timezone,
             name=f"{clinic.name} — " + ("ANK" if feed.patient_id is not None
                                         else feed.role or "all"),
