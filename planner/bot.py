@@ -4,7 +4,8 @@
 needs no public address. Updates sent while the bot was down are fetched and handled at
 start. One bot per database: a lock file next to the database refuses a second one
 (two pollers would make Telegram answer 409 and could send reminders twice). The token
-never appears in a log line: httpx's request log is silenced and every handler redacts it.
+never appears in a log line: every log record is redacted as it is made, and httpx's
+request log (one line per URL) is quieted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import asyncio
 import fcntl
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from sqlite_utils import Database
 from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.error import InvalidToken, NetworkError, RetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -30,6 +31,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -43,7 +45,8 @@ from planner.errors import PlannerError
 from planner.notices import Notices
 from planner.senders import ConsoleSender, TelegramSender
 from planner.service import Planner
-from planner.store import Store, prepare
+from planner.store import Store, open_database
+from planner.texts import LANGUAGES
 
 log = logging.getLogger("planner.bot")
 WATCH_SECONDS = 1.0
@@ -56,28 +59,52 @@ NO_TOKEN = (
 
 
 class RedactToken(logging.Filter):
-    """Replaces the token in every record a handler emits (attach to handlers)."""
+    """Replaces the token in a record's message, traceback and stack (the record is changed
+    in place, so every handler that sees it afterwards sees it redacted)."""
 
     def __init__(self, token: str) -> None:
         super().__init__()
         self.token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
+        if not self.token:
+            return True
+        try:
             message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), ()
-            if record.exc_info and record.exc_info[1] is not None:
-                record.exc_text = logging.Formatter().formatException(record.exc_info).replace(
-                    self.token, "<token>")
-                record.exc_info = None
+        except Exception:  # noqa: BLE001 - a broken record is logging's to report, not ours
+            return True
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        for name in ("exc_text", "stack_info"):
+            value = getattr(record, name, None)
+            if value and self.token in value:
+                setattr(record, name, value.replace(self.token, "<token>"))
         return True
 
 
 def configure_logging(token: str, stream: IO[str] | None = None) -> logging.Handler:
+    """Log to ``stream`` (stderr) at INFO, with the token redacted from every record.
+
+    The redaction happens when a record is made (a record factory), not only in the
+    handler returned here: a filter on one handler would leave the token in the records
+    other handlers get (pytest's capture, a syslog handler added later). httpx, httpcore
+    and APScheduler are quieted to WARNING (httpx logs every URL, which holds the token).
+    """
+    redact = RedactToken(token)
+    previous = logging.getLogRecordFactory()
+
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redact.filter(record)
+        return record
+
+    logging.setLogRecordFactory(redacting_factory)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactToken(token))
+    handler.addFilter(redact)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -94,7 +121,11 @@ class InstanceLock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
-        handle = self.path.open("a+")
+        try:
+            handle = self.path.open("a+")
+        except OSError as error:
+            raise PlannerError(f"cannot create the lock file {self.path}: "
+                               f"{error.strerror}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -119,8 +150,7 @@ class InstanceLock:
 def open_bot_database(path: Path) -> Database:
     """The bot's connection. ``synchronous=NORMAL`` in WAL mode survives a crash of the
     process (only a power cut may lose the last commits: then a message goes out again)."""
-    db = Database(sqlite3.connect(str(path), timeout=10.0))
-    prepare(db)
+    db = open_database(path)
     db.execute("PRAGMA synchronous = NORMAL")
     return db
 
@@ -130,15 +160,24 @@ class DispatchLoop:
 
     One job named ``dispatch`` is re-armed after every run for the instant the dispatcher
     asks for; a light job every second notices commits by other processes (the CLI) via
-    ``PRAGMA data_version`` and runs the dispatcher at once.
+    ``PRAGMA data_version`` and runs the dispatcher at once. A run asked for while one is
+    in progress is not lost: it follows as soon as the current one ends.
     """
 
     def __init__(self, dispatcher: Dispatcher, db: Database) -> None:
         self.dispatcher = dispatcher
         self.db = db
         self._running = asyncio.Lock()
+        self._again = False
         self._version = self._data_version()
+        self.ticks = 0
+        """Completed dispatcher runs (tests wait for it to grow)."""
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
+
+    @property
+    def idle(self) -> bool:
+        """No run in progress, and none asked for during one that has not started yet."""
+        return not self._running.locked() and not self._again
 
     def _data_version(self) -> int:
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
@@ -147,30 +186,40 @@ class DispatchLoop:
         self.app = app
         assert app.job_queue is not None
         app.job_queue.run_repeating(self._watch, interval=WATCH_SECONDS, first=WATCH_SECONDS,
-                                    name="watch-db")
+                                    name="watch-db",
+                                    job_kwargs={"misfire_grace_time": None, "coalesce": True})
         self.arm(None)
 
     def arm(self, when: datetime | None) -> None:
-        """Run the dispatcher at ``when`` (now when None), replacing the pending run."""
+        """Run the dispatcher at ``when`` (now when None), replacing the pending run.
+
+        ``when`` is read on the dispatcher's clock and handed to the job queue as a delay,
+        so the job queue's own clock only measures durations.
+        """
         if self.app is None or self.app.job_queue is None:
             return
         queue = self.app.job_queue
         for job in queue.get_jobs_by_name("dispatch"):
             job.schedule_removal()
-        queue.run_once(self._run, when=when or 0, name="dispatch",
+        delay = 0.0 if when is None else (when - self.dispatcher.now()).total_seconds()
+        queue.run_once(self._run, when=max(delay, 0.0), name="dispatch",
                        job_kwargs={"misfire_grace_time": None, "coalesce": True})
 
     async def _run(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         if self._running.locked():
+            self._again = True
             return
+        self._again = False
+        wake: datetime | None
         async with self._running:
             try:
-                result = await self.dispatcher.tick()
+                wake = (await self.dispatcher.tick()).wake
             except Exception:  # noqa: BLE001 - a failing tick must not stop the reminders
                 log.exception("dispatcher tick failed; trying again shortly")
-                self.arm(self.dispatcher.now() + RETRY_DELAY)
-                return
-        self.arm(result.wake)
+                wake = self.dispatcher.now() + RETRY_DELAY
+            finally:
+                self.ticks += 1
+        self.arm(None if self._again else wake)
 
     async def _watch(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         version = self._data_version()
@@ -198,6 +247,7 @@ def build_application(settings: Settings, db: Database, clock: Clock,
                           ("stop", h.stop), ("today", h.today), ("tomorrow", h.tomorrow),
                           ("week", h.week), ("unconfirmed", h.unconfirmed)):
         app.add_handler(CommandHandler(name, handler))
+    app.add_handler(TypeHandler(Update, h.revive), group=-1)
     app.add_handler(CallbackQueryHandler(h.answer))
     app.add_handler(MessageHandler(filters.ALL, h.unknown))
     app.add_error_handler(_on_error)
@@ -205,15 +255,27 @@ def build_application(settings: Settings, db: Database, clock: Clock,
 
 
 async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    for lang, commands in bot_texts.BOT_COMMANDS.items():
-        menu = [BotCommand(name, description) for name, description in commands]
-        await app.bot.set_my_commands(menu, scope=BotCommandScopeDefault(),
-                                      language_code=None if lang == "en" else lang)
+    """Set the command menu for everyone, then arm the dispatcher (PTB's post_init).
+
+    The menu for everyone has the patient commands only, in English by default and in
+    Japanese for Japanese Telegram apps; a linked chat gets its own menu at linking (staff
+    commands for staff), see ``bot_handlers.set_chat_menu``.
+    """
+    try:
+        for lang in LANGUAGES:
+            menu = [BotCommand(name, text)
+                    for name, text in bot_texts.bot_commands(lang, staff=False)]
+            await app.bot.set_my_commands(menu, scope=BotCommandScopeDefault(),
+                                          language_code=None if lang == "en" else lang)
+    except (NetworkError, RetryAfter) as error:  # the menu must not hold the reminders back
+        log.warning("could not set the command menu (trying at the next start): %s", error)
     app.bot_data["loop"].start(app)
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    log.error("error while handling an update: %s", context.error)
+    error = context.error
+    log.error("error while handling an update: %s", error,
+              exc_info=(type(error), error, error.__traceback__) if error else None)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -268,6 +330,13 @@ def main(argv: list[str] | None = None) -> int:
             app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
     except KeyboardInterrupt:
         pass
+    except InvalidToken:
+        log.error("Telegram refused the bot token: check %s or [bot] token (a token looks "
+                  "like 123456:ABC-..., from @BotFather)", TOKEN_VARIABLE)
+        return 2
+    except NetworkError as error:
+        log.error("cannot reach Telegram at %s: %s", settings.bot.base_url, error)
+        return 1
     finally:
         lock.release()
     return 0

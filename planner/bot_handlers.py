@@ -21,8 +21,8 @@ from planner.clock import Clock
 from planner.config import Settings
 from planner.links import Chat
 from planner.notices import Notices, parse_button_data
-from planner.telegram_html import split_message
 from planner.service import Planner
+from planner.telegram_html import split_message
 
 ALERT_ROLES = ("nurse", "reception")
 log = logging.getLogger("planner.bot")
@@ -102,8 +102,8 @@ async def revive(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Runs before every handler: a chat marked unreachable (the user had blocked the bot)
     that writes or presses a button again can be reached again, as on Telegram."""
     chat = update.effective_chat
-    if chat is None:
-        return
+    if chat is None or (update.message is None and update.callback_query is None):
+        return  # e.g. my_chat_member: the user blocking the bot is no sign of life
     ctx = _ctx(context)
     row = ctx.planner.store.db.execute(
         "SELECT 1 FROM chats WHERE chat_id = ? AND unlinked_at IS NULL"
@@ -266,7 +266,11 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A press on "I will come" / "I need to change": stored, shown, and told to staff."""
+    """A press on "I will come" / "I need to change": stored, shown, and told to staff.
+
+    A press on a button that is not this chat's (forged, or another patient's event) is
+    acknowledged and otherwise ignored. Pressing "I need to change" again alerts staff once.
+    """
     query = update.callback_query
     if query is None or query.message is None:
         return
@@ -275,23 +279,34 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = _ctx(context)
     event = _event_of(ctx, linked, parsed)
     if linked is None or parsed is None or event is None:
-        await query.answer()
+        await _acknowledge(query)
         return
     event_id, revision, choice = parsed
     now = ctx.now()
     original = _sent_text(ctx, linked.chat_id, query.message.message_id)
+    outbox = ctx.planner.outbox
     with ctx.planner.store.transaction():
-        ctx.planner.outbox.confirm(event_id, revision, linked.chat_id, choice, now)
-        if choice == bot_texts.CHANGE:
-            ctx.planner.outbox.add_alert("change_requested", ALERT_ROLES,
-                                         {"chat_id": linked.chat_id}, now, event_id=event_id,
-                                         patient_id=linked.patient_id,
-                                         course_id=event["course_id"])
-    await query.answer(bot_texts.answer_buttons(linked.lang)[0 if choice == "come" else 1])
+        alert = choice == bot_texts.CHANGE and outbox.confirmation(event_id, revision) != choice
+        outbox.confirm(event_id, revision, linked.chat_id, choice, now)
+        if alert:
+            outbox.add_alert("change_requested", ALERT_ROLES, {"chat_id": linked.chat_id}, now,
+                             event_id=event_id, patient_id=linked.patient_id,
+                             course_id=event["course_id"])
+    if alert and ctx.wake is not None:
+        ctx.wake()  # the alert goes out now, whatever happens to the answer below
+    await _acknowledge(query, bot_texts.answer_buttons(linked.lang)[
+        0 if choice == bot_texts.COME else 1])
     if original is not None:
         await _show_answer(query, bot_texts.answered_text(original, choice, linked.lang))
-    if choice == bot_texts.CHANGE and ctx.wake is not None:
-        ctx.wake()
+
+
+async def _acknowledge(query: Any, text: str | None = None) -> None:
+    """Stop the button's spinner. Telegram refuses this for a press older than about 15
+    minutes (the bot was down); the press still counts."""
+    try:
+        await query.answer(text)
+    except BadRequest as error:
+        log.info("could not answer a button press: %s", error)
 
 
 async def _show_answer(query: Any, text: str) -> None:

@@ -18,8 +18,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
-from planner.telegram_html import split_message
 from planner.dispatch import SendFailure
+from planner.telegram_html import split_message
 
 _TAG = re.compile(r"<[^>]+>")
 

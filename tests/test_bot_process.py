@@ -1,0 +1,269 @@
+"""``python bot.py`` as a real process, on the real clock, against the fake Bot API server
+running in the test process: start-up checks, the one-bot-per-database lock, a kill -9 in
+the middle of a burst of reminders, updates that arrived while the bot was down, and the
+console mode.
+
+Reminders are made due "now" by moving the due instant of one reminder per patient in
+the database file before the bot starts (the courses themselves are in June 2027).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from planner.clock import SystemClock
+from planner.config import load_settings
+from planner.service import CourseRequest, Planner
+from planner.store import Store, open_database
+from tests.fake_telegram import FakeTelegram
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 20.0
+FIRST_CHAT = 5001
+
+
+@dataclass
+class BotProcess:
+    """``python bot.py ARGS`` with its output read line by line in the background."""
+
+    args: list[str]
+    env: dict[str, str]
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    output: list[str] = field(default_factory=list)
+    process: subprocess.Popen[str] | None = None
+    reader: threading.Thread | None = None
+
+    def start(self) -> BotProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "bot.py", *self.args], cwd=ROOT, env=self.env, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert self.process.stdout is not None
+        self.reader = threading.Thread(target=self._read, args=(self.process.stdout,),
+                                       daemon=True)
+        self.reader.start()
+        return self
+
+    def _read(self, stream: IO[str]) -> None:
+        with stream:
+            for line in stream:
+                self.lines.put(line)
+
+    def _ended(self) -> None:
+        """The process is gone: let the reader drain and close the pipe."""
+        if self.reader is not None:
+            self.reader.join(timeout=5)
+
+    def wait_for_line(self, needle: str, timeout: float = START_TIMEOUT) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise AssertionError(f"no line with {needle!r}; output:\n"
+                                     + "".join(self.output)) from None
+            self.output.append(line)
+            if needle in line:
+                return line
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self._ended()
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Ask the process to stop as Ctrl-C would; its exit status."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            status = self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        self._ended()
+        return status
+
+
+def run_bot(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "bot.py", *args], cwd=ROOT, env=env, text=True,
+                          capture_output=True, timeout=30, check=False)
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    """The environment of a shell with none of the planner's variables set."""
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("PLANNER_BOT_TOKEN", "PLANNER_CONFIG", "PLANNER_DB")}
+    return {**clean, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+def processes() -> Iterator[list[BotProcess]]:
+    """Every bot started by a test; any still running at the end is killed."""
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        if bot.process is not None and bot.process.poll() is None:
+            bot.kill()
+
+
+@pytest.fixture
+def tg() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as server:
+        yield server
+        assert server.errors == []
+
+
+def write_config(tmp_path: Path, tg: FakeTelegram, **bot: object) -> Path:
+    lines = ["[database]", f'path = "{tmp_path / "clinic.db"}"', "[bot]",
+             f'base_url = "{tg.base_url}"', f'base_file_url = "{tg.base_file_url}"']
+    lines += [f"{key} = {value}" for key, value in bot.items()]
+    lines += ["[reminders]", 'digest_roles = ["doctor"]']
+    path = tmp_path / "clinic.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def prepare_clinic(config: Path, patients: int, first_chat: int = FIRST_CHAT) -> list[int]:
+    """``patients`` patients with a course each and a linked chat each; one reminder per
+    patient is due now. Returns the chat ids."""
+    settings = load_settings(config)
+    db = open_database(settings.database)
+    planner = Planner(Store(db), settings, SystemClock())
+    now = planner.now()
+    ids = [int(planner.store.add_patient(f"患者 {n:02d}", "ja", None, "test", now)["id"])
+           for n in range(patients)]
+    # Spread over six Mondays from 2027-06-07, within the clinic's chairs and collections.
+    planner.plan_many([CourseRequest(pid, first_infusion=date(2027, 6, 7)
+                                     + timedelta(weeks=n % 6)) for n, pid in enumerate(ids)])
+    chats = []
+    with db.atomic():
+        for n, pid in enumerate(ids):
+            code = planner.links.create_code(now, timedelta(days=1), patient_id=pid)
+            assert planner.links.redeem(code.code, first_chat + n, None, now)
+            chats.append(first_chat + n)
+        due = int(datetime.now(UTC).timestamp())
+        db.execute(
+            "UPDATE reminders SET due_ts = ?, expires_ts = ? WHERE id IN (SELECT MIN(r.id)"
+            " FROM reminders r JOIN events e ON e.id = r.event_id JOIN courses c"
+            " ON c.id = e.course_id WHERE r.audience = 'patient' GROUP BY c.patient_id)",
+            [due, due + 3600])
+    db.conn.close()
+    return chats
+
+
+def test_without_a_token_the_bot_exits_2_and_says_how_to_get_one(
+        tmp_path: Path, env: dict[str, str]) -> None:
+    result = run_bot("--db", str(tmp_path / "clinic.db"), env=env)
+    assert result.returncode == 2
+    assert "@BotFather" in result.stderr
+    assert "PLANNER_BOT_TOKEN" in result.stderr
+    assert "--console" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_token_telegram_refuses_exits_2_without_showing_it(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram) -> None:
+    wrong = "999999:WRONG-token"
+    result = run_bot("--config", str(write_config(tmp_path, tg)),
+                     env={**env, "PLANNER_BOT_TOKEN": wrong})
+    assert result.returncode == 2
+    assert "Telegram refused the bot token" in result.stderr.splitlines()[-1]
+    assert "WRONG-token" not in result.stderr
+    assert [c.status for c in tg.calls] == [401]
+
+
+def test_a_second_bot_on_the_same_database_refuses_to_start(
+        tmp_path: Path, env: dict[str, str], processes: list[BotProcess]) -> None:
+    db = str(tmp_path / "clinic.db")
+    first = BotProcess(["--console", "--db", db], env).start()
+    processes.append(first)
+    first.wait_for_line("console mode")
+    second = run_bot("--console", "--db", db, env=env)
+    assert second.returncode == 2
+    assert "another bot is already running on this database" in second.stderr
+    assert first.stop() == 0
+
+
+def test_a_kill_during_a_burst_loses_no_reminder_and_repeats_at_most_one(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram,
+        processes: list[BotProcess]) -> None:
+    config = write_config(tmp_path, tg, messages_per_second=10)
+    chats = prepare_clinic(config, 30)
+    for chat_id in chats:
+        tg.add_chat(chat_id, f"User {chat_id}", language_code="ja")
+    env = {**env, "PLANNER_BOT_TOKEN": tg.token}
+
+    def delivered() -> int:
+        return sum(1 for chat_id in chats for _ in tg.messages(chat_id))
+
+    first = BotProcess(["--config", str(config)], env).start()
+    processes.append(first)
+    tg.wait_for(lambda: delivered() >= 10, START_TIMEOUT)
+    first.kill()
+    before_restart = delivered()
+    assert before_restart < len(chats), "the burst ended before the kill"
+    second = BotProcess(["--config", str(config)], env).start()
+    processes.append(second)
+    tg.wait_for(lambda: all(tg.messages(chat_id) for chat_id in chats), START_TIMEOUT)
+    assert second.stop(signal.SIGTERM) == 0
+    counts = [len(tg.messages(chat_id)) for chat_id in chats]
+    assert min(counts) == 1
+    assert sum(counts) - len(chats) <= 1  # one message may be in flight at the kill
+    db = open_database(load_settings(config).database)
+    states = db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()
+    db.conn.close()
+    assert states == [("sent", len(chats))]
+
+
+def test_updates_sent_while_the_bot_was_down_are_answered_after_start(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram,
+        processes: list[BotProcess]) -> None:
+    config = write_config(tmp_path, tg)
+    settings = load_settings(config)
+    db = open_database(settings.database)
+    planner = Planner(Store(db), settings, SystemClock())
+    patient = planner.store.add_patient("山田 太郎", "ja", None, "test", planner.now())
+    planner.plan(int(patient["id"]), first_infusion=date(2027, 6, 7))
+    with db.atomic():
+        code = planner.links.create_code(planner.now(), timedelta(days=7),
+                                         patient_id=int(patient["id"])).code
+    db.conn.close()
+    tg.add_chat(FIRST_CHAT, "Taro", language_code="ja")
+    tg.send_text(FIRST_CHAT, f"/start {code}")
+    tg.send_text(FIRST_CHAT, "/next")
+    bot = BotProcess(["--config", str(config)], {**env, "PLANNER_BOT_TOKEN": tg.token}).start()
+    processes.append(bot)
+    tg.wait_for(lambda: len(tg.messages(FIRST_CHAT)) >= 2, START_TIMEOUT)
+    assert bot.stop() == 0
+    welcome, next_visit = tg.texts(FIRST_CHAT)
+    assert "山田 太郎" in (welcome or "")
+    assert "5月17日(月)" in (next_visit or "")  # the collection before infusion 1 on 06-07
+
+
+def test_console_mode_prints_a_due_reminder(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram,
+        processes: list[BotProcess]) -> None:
+    config = write_config(tmp_path, tg)
+    [chat_id] = prepare_clinic(config, 1)
+    bot = BotProcess(["--console", "--config", str(config)], env).start()
+    processes.append(bot)
+    bot.wait_for_line(f"--- message 1 to chat {chat_id} ---")
+    bot.wait_for_line("リンパ球の採取")
+    bot.wait_for_line("[予定どおり伺います]")
+    assert bot.stop() == 0
+    assert tg.calls == []  # nothing went to Telegram
