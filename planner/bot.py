@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import logging
 import os
 import sys
@@ -37,11 +36,13 @@ from telegram.ext import (
 
 from planner import bot_handlers as h
 from planner import bot_texts
+from planner.bot_process import InstanceLock, configure_logging
 from planner.clock import Clock, SystemClock
 from planner.config import Settings, load_settings
 from planner.config_sections import TOKEN_VARIABLE
 from planner.dispatch import Dispatcher, Sender
 from planner.errors import PlannerError
+from planner.feed_server import FeedService, start_feed_server
 from planner.notices import Notices
 from planner.senders import ConsoleSender, TelegramSender
 from planner.service import Planner
@@ -56,95 +57,6 @@ NO_TOKEN = (
     f"{TOKEN_VARIABLE}=<token> or [bot] token in the config. To try everything without "
     "Telegram, run: python bot.py --console"
 )
-
-
-class RedactToken(logging.Filter):
-    """Replaces the token in a record's message, traceback and stack (the record is changed
-    in place, so every handler that sees it afterwards sees it redacted)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.token:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken record is logging's to report, not ours
-            return True
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), ()
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-        for name in ("exc_text", "stack_info"):
-            value = getattr(record, name, None)
-            if value and self.token in value:
-                setattr(record, name, value.replace(self.token, "<token>"))
-        return True
-
-
-def configure_logging(token: str, stream: IO[str] | None = None) -> logging.Handler:
-    """Log to ``stream`` (stderr) at INFO, with the token redacted from every record.
-
-    The redaction happens when a record is made (a record factory), not only in the
-    handler returned here: a filter on one handler would leave the token in the records
-    other handlers get (pytest's capture, a syslog handler added later). httpx, httpcore
-    and APScheduler are quieted to WARNING (httpx logs every URL, which holds the token).
-    """
-    redact = RedactToken(token)
-    previous = logging.getLogRecordFactory()
-
-    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        redact.filter(record)
-        return record
-
-    logging.setLogRecordFactory(redacting_factory)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(redact)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    return handler
-
-
-class InstanceLock:
-    """An exclusive lock on ``<database>.lock``; the OS drops it when the process dies."""
-
-    def __init__(self, database: Path) -> None:
-        self.path = Path(f"{database}.lock")
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> None:
-        try:
-            handle = self.path.open("a+")
-        except OSError as error:
-            raise PlannerError(f"cannot create the lock file {self.path}: "
-                               f"{error.strerror}") from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise PlannerError(
-                f"another bot is already running on this database ({self.path} is locked); "
-                "stop it first: two bots would answer each other's messages and could send "
-                "reminders twice") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._file = handle
-
-    def release(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
 
 
 def open_bot_database(path: Path) -> Database:
@@ -229,12 +141,20 @@ class DispatchLoop:
 
 
 def build_application(settings: Settings, db: Database, clock: Clock,
-                      sender_factory: Callable[[Any], Sender] | None = None
+                      sender_factory: Callable[[Any], Sender] | None = None, *,
+                      feeds_from: Path | None = None
                       ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The PTB application with every handler and the dispatcher wired in."""
+    """The PTB application with every handler and the dispatcher wired in.
+
+    With ``feeds_from`` (the database file) and ``[feed] serve_in_bot``, the calendar feed
+    server runs on the bot's event loop too, started by ``on_start``.
+    """
     bot = settings.bot
     app = (ApplicationBuilder().token(bot.token).base_url(bot.base_url)
-           .base_file_url(bot.base_file_url).post_init(on_start).build())
+           .base_file_url(bot.base_file_url).post_init(on_start).post_shutdown(on_stop)
+           .build())
+    if feeds_from is not None and settings.feed.serve_in_bot:
+        app.bot_data["feed_service"] = FeedService(feeds_from, settings, clock)
     planner = Planner(Store(db), settings, clock, actor="bot")
     sender = (sender_factory or (lambda b: TelegramSender(b, bot.token)))(app.bot)
     dispatcher = Dispatcher(db, settings, sender, clock)
@@ -270,6 +190,21 @@ async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     except (NetworkError, RetryAfter) as error:  # the menu must not hold the reminders back
         log.warning("could not set the command menu (trying at the next start): %s", error)
     app.bot_data["loop"].start(app)
+    service = app.bot_data.get("feed_service")
+    if service is not None:
+        feed = service.settings.feed
+        app.bot_data["feed_runner"] = await start_feed_server(service, feed.host, feed.port)
+        log.info("serving calendar feeds on %s:%s", feed.host, feed.port)
+
+
+async def on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop the feed server with the bot (PTB's post_shutdown)."""
+    runner = app.bot_data.pop("feed_runner", None)
+    if runner is not None:
+        await runner.cleanup()
+    service = app.bot_data.pop("feed_service", None)
+    if service is not None:
+        service.close()
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -325,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("console mode: messages are printed, not sent")
             asyncio.run(run_console(settings, db, SystemClock(), sys.stdout))
         else:
-            app = build_application(settings, db, SystemClock())
+            app = build_application(settings, db, SystemClock(), feeds_from=path)
             log.info("bot starting (polling)")
             app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
     except KeyboardInterrupt:

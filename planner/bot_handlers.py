@@ -88,7 +88,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _reply(update, bot_texts.throttled_text(lang))
         return
     with ctx.planner.store.transaction():
-        linked = links.redeem(context.args[0][:64], chat.id, None, now)
+        linked = links.redeem(context.args[0][:64], chat.id, None, now,
+                              staff_lang=ctx.settings.export.staff_language)
     if linked is None:
         await _reply(update, bot_texts.generic_text(lang))
         return

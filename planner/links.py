@@ -77,8 +77,12 @@ class Links:
             [chat_id, _ts(now - THROTTLE_WINDOW)]).fetchone()
         return bool(count >= THROTTLE_LIMIT)
 
-    def redeem(self, code: str, chat_id: int, lang: str | None, now: datetime) -> Chat | None:
+    def redeem(self, code: str, chat_id: int, lang: str | None, now: datetime, *,
+               staff_lang: str = "ja") -> Chat | None:
         """Link ``chat_id`` with a valid code (used up here), or None for any bad code.
+
+        The chat's language is ``lang`` when given, else the patient's own, or
+        ``staff_lang`` (the clinic's staff language) for a staff member.
 
         Call inside a transaction. A chat already linked to someone is re-linked to the
         code's person: the newest consent wins. A throttled chat gets None even for a
@@ -98,7 +102,8 @@ class Links:
             return None
         link = rows[0]
         self.unlink(chat_id, now)
-        language = lang or self._person_language(link["patient_id"])
+        language = lang or (self._person_language(link["patient_id"])
+                            if link["patient_id"] is not None else staff_lang)
         self.db.execute(
             "INSERT INTO chats (chat_id, patient_id, staff_id, family_name, lang, linked_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -106,9 +111,7 @@ class Links:
              _text(now)])
         return self.chat(chat_id)
 
-    def _person_language(self, patient_id: int | None) -> str:
-        if patient_id is None:
-            return "ja"
+    def _person_language(self, patient_id: int) -> str:
         row = self.db.execute("SELECT lang FROM patients WHERE id = ?", [patient_id]).fetchone()
         return str(row[0]) if row else "ja"
 

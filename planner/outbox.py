@@ -135,12 +135,16 @@ class Outbox:
         """Skip pending reminders and messages that can no longer be useful.
 
         Returns the skipped messages that had been tried and failed: their patients did
-        not get the reminder, which staff must hear about.
+        not get the reminder, which staff must hear about. A reminder always falls due
+        before it expires (``reminders_for`` makes no other), so only those already due
+        are looked at: the dispatcher calls this on every run, and a large clinic has
+        hundreds of thousands of reminders pending months ahead.
         """
         reason = "too late to be useful (the bot was down or the event is too close)"
         self.db.execute(
             "UPDATE reminders SET state = 'skipped', reason = ?, updated_at = ?"
-            " WHERE state = 'pending' AND expires_ts <= ?", [reason, _text(now), _ts(now)])
+            " WHERE state = 'pending' AND due_ts <= ? AND expires_ts <= ?",
+            [reason, _text(now), _ts(now), _ts(now)])
         stale = [_delivery(row) for row in self._rows(
             "SELECT * FROM deliveries WHERE state = 'pending' AND expires_ts IS NOT NULL"
             " AND expires_ts <= ?", [_ts(now)])]
@@ -203,11 +207,18 @@ class Outbox:
             " ORDER BY next_attempt_ts, id LIMIT 1", [_ts(now)])
         return _delivery(rows[0]) if rows else None
 
-    def due_deliveries(self, now: datetime, limit: int) -> list[Delivery]:
-        rows = self._rows(
-            "SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_ts <= ?"
-            " ORDER BY next_attempt_ts, id LIMIT ?", [_ts(now), limit])
-        return [_delivery(row) for row in rows]
+    def due_chats(self, now: datetime, limit: int) -> list[tuple[int, int]]:
+        """(delivery id, chat id) of the messages due at ``now``, oldest first: enough to
+        apply the rate limits without reading every message's text."""
+        return [(row[0], row[1]) for row in self.db.execute(
+            "SELECT id, chat_id FROM deliveries WHERE state = 'pending' AND next_attempt_ts <= ?"
+            " ORDER BY next_attempt_ts, id LIMIT ?", [_ts(now), limit])]
+
+    def pending_delivery(self, delivery_id: int) -> Delivery | None:
+        """The message, if it still waits (a change may have skipped it meanwhile)."""
+        rows = self._rows("SELECT * FROM deliveries WHERE id = ? AND state = 'pending'",
+                          [delivery_id])
+        return _delivery(rows[0]) if rows else None
 
     def mark_sent(self, delivery: Delivery, message_id: int, now: datetime) -> None:
         self.db.execute(

@@ -124,7 +124,7 @@ def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, str]:
         if isinstance(value, Mapping):
             flat.update(_flatten(value, f"{key}."))
         elif isinstance(value, str):
-            flat[key] = value.strip()
+            flat[key] = value.strip("\r\n")
         else:
             raise ConfigError(f"{key}: must be text in quotes, got {value!r}")
     return flat

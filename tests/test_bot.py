@@ -36,13 +36,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from planner import bot_texts
-from planner.bot import (
-    DispatchLoop,
-    build_application,
-    configure_logging,
-    on_start,
-    open_bot_database,
-)
+from planner.bot import DispatchLoop, build_application, on_start, on_stop, open_bot_database
+from planner.bot_process import configure_logging
 from planner.config import Settings, parse_settings
 from planner.dispatch import Sender
 from planner.senders import TelegramSender
@@ -860,3 +855,51 @@ def test_the_token_never_appears_in_the_logs_even_when_a_request_fails(
         assert "HTTP Request: POST" in text  # httpx did log every URL ...
         assert "/bot<token>/sendMessage" in text  # ... with the token replaced
         assert secret not in text
+
+
+def test_the_bot_serves_calendar_feeds_from_its_own_process(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    import httpx
+
+    from planner.feed_server import bound_port
+    from planner.feeds import Feeds
+    from tests.ics_checks import check_ics
+
+    monkeypatch.delenv("PLANNER_BOT_TOKEN", raising=False)
+    with FakeTelegram() as tg:
+        settings = parse_settings({
+            "bot": {"token": tg.token, "base_url": tg.base_url,
+                    "base_file_url": tg.base_file_url},
+            "feed": {"port": 0},
+        }, "test")
+        path = tmp_path / "clinic.db"
+        db = open_database(path)
+        clock = MovingClock(PLANNED_AT)
+        planner = Planner(Store(db), settings, clock)
+        patient_id = planner.store.add_patient(PATIENT, "ja", None, "test", clock.now())["id"]
+        planner.plan(patient_id, first_infusion=FIRST_INFUSION)
+        with planner.store.transaction():
+            _, secret = Feeds(db, settings).issue(clock.now(), patient_id=patient_id)
+
+        async def scenario() -> None:
+            bot_db = open_bot_database(path)
+            app = build_application(settings, bot_db, clock, feeds_from=path)
+            await app.initialize()
+            await app.start()
+            await on_start(app)
+            try:
+                port = bound_port(app.bot_data["feed_runner"])
+                async with httpx.AsyncClient() as client:
+                    answer = await client.get(f"http://127.0.0.1:{port}/feeds/{secret}.ics")
+                assert answer.status_code == 200
+                check_ics(answer.content)
+                assert "ANK細胞の点滴".encode() in answer.content
+            finally:
+                await app.stop()
+                await on_stop(app)  # post_shutdown runs only under run_polling
+                await app.shutdown()
+                bot_db.conn.close()
+
+        asyncio.run(scenario())
+        db.conn.close()

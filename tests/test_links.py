@@ -265,3 +265,10 @@ def test_chat_that_writes_again_is_reachable_again(links: Links) -> None:
     links.mark_reachable(PATIENT_CHAT)
 
     assert [c.chat_id for c in links.patient_chats(1)] == [PATIENT_CHAT]
+
+
+def test_a_staff_chat_starts_in_the_clinic_staff_language(links: Links) -> None:
+    code = links.create_code(MADE, WEEK, staff_id=1).code
+    chat = links.redeem(code, STAFF_CHAT, None, MADE, staff_lang="en")
+    assert chat is not None
+    assert chat.lang == "en"

@@ -292,3 +292,7 @@ def test_initials_of_a_japanese_name_without_a_space_is_one_character() -> None:
 def test_initials_of_a_blank_name_are_refused() -> None:
     with pytest.raises(ValueError, match="blank"):
         initials("  ")
+
+
+def test_texts_keep_their_inner_spaces_when_blank_lines_are_dropped():
+    assert load_messages("en").get("calendar.list_separator") == ", "
