@@ -17,7 +17,8 @@ from functools import lru_cache
 from planner.calendar import ClinicCalendar
 from planner.errors import PlanningError
 from planner.model import INFUSION, Anchor, Occupancy, PlannedEvent, Protocol, Status, Step
-from planner.schedule import MOVE_LIMIT_DAYS, Placer, sort_events
+from planner.placer import Placer, sort_events
+from planner.schedule import MOVE_LIMIT_DAYS
 
 
 @dataclass(frozen=True)
