@@ -218,6 +218,14 @@ def m003_feeds(db: Database) -> None:
     db.execute("CREATE INDEX events_updated ON events(updated_at)")
 
 
+@migrations()
+def m004_lookup_indexes(db: Database) -> None:
+    """A patient's courses and chats are looked up on every /next and every reminder."""
+    db.execute("CREATE INDEX courses_patient ON courses(patient_id)")
+    db.execute("CREATE INDEX chats_patient ON chats(patient_id) WHERE unlinked_at IS NULL")
+    db.execute("CREATE INDEX chats_staff ON chats(staff_id) WHERE unlinked_at IS NULL")
+
+
 def migrate(db: Database) -> None:
     """Bring ``db`` to this version's schema, refusing one written by a newer version."""
     known = {m.name for m in migrations._migrations}
