@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from planner.clock import FixedClock
-from planner.config import parse_settings
+from planner.config import Settings, parse_settings
 from planner.errors import PlanningError
 from planner.ics import clear_caches
 from planner.schedule import plan_course
@@ -31,15 +31,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--courses", type=int, default=10_000)
     args = parser.parse_args()
-    settings = parse_settings(
-        {"clinic": {"infusion_chairs": 30, "collections_per_day": 40}}, "benchmark")
+    clinic = {"infusion_chairs": 30, "collections_per_day": 40}
+    print("== with the default reminder rules (every course's reminders stored too)")
+    _run(parse_settings({"clinic": clinic}, "benchmark"), args.courses, export=True)
+    print("== with no reminder rules ([reminders] rule = []: events and audit only)")
+    _run(parse_settings({"clinic": clinic, "reminders": {"rule": []}}, "benchmark"),
+         args.courses, export=False)
+
+
+def _run(settings: Settings, courses: int, *, export: bool) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         store = Store(open_database(Path(scratch) / "bench.db"))
         planner = Planner(store, settings, FixedClock(datetime(2026, 1, 1, tzinfo=UTC)),
                           "benchmark")
-        patients = _add_patients(store, args.courses)
+        patients = _add_patients(store, courses)
         _plan_courses(planner, patients)
-        _export(planner)
+        reminders = store.db.execute("SELECT COUNT(*) FROM reminders").fetchone()[0]
+        print(f"reminders stored: {reminders:,}")
+        if export:
+            _export(planner)
 
 
 def _add_patients(store: Store, count: int) -> list[int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -121,9 +121,23 @@ def _run_demo(app: App, output: Path) -> None:
                f"{event_title('infusion', 1, 8, 'ja')}")
     for line in patient_description("infusion", 1, 8, "ja").splitlines()[1:]:
         click.echo(f"  {line}")
+    _echo_reminders(app, patient["id"])
     output.write_bytes(planner.export(patient_id=patient["id"]))
     click.echo(f"\nCalendar written to {output}: import it into Google Calendar, Outlook, "
                "Apple Calendar or Thunderbird.")
+    click.echo("Next: `planner link 1` connects a phone, `python bot.py --console` shows the "
+               "reminders going out.")
+
+
+def _echo_reminders(app: App, patient_id: int) -> None:
+    """What the bot will send, and when (stored with the plan, in the same transaction)."""
+    rows = app.planner.outbox.reminders(patient_id=patient_id)
+    click.echo(f"\nReminders planned: {len(rows)} (quiet hours 21:00–08:00 respected)")
+    for row in rows[:4]:
+        due = datetime.fromtimestamp(row["due_ts"], UTC).astimezone(app.planner.tz)
+        click.echo(f"  {format_when(due, 'ja')}  {row['audience']}: {row['kind']} {row['seq']}")
+    if len(rows) > 4:
+        click.echo(f"  … and {len(rows) - 4} more (planner reminders --patient {patient_id})")
 
 
 def _plan_sample(app: App, patient_id: int) -> int:

@@ -40,7 +40,6 @@ class BotSettings:
     link_days: int = 7
     messages_per_second: float = 29.0
     seconds_between_messages_to_one_chat: float = 1.0
-    feed_url: str = ""
 
     def __repr__(self) -> str:  # never show the token, even in a traceback's locals
         return f"BotSettings(username={self.username!r}, base_url={self.base_url!r}, token=***)"
@@ -126,7 +125,7 @@ def _rule(r: _Reader) -> ReminderRule:
 
 def parse_bot(r: _Reader) -> BotSettings:
     r.check_keys({"token", "username", "base_url", "base_file_url", "link_days",
-                  "messages_per_second", "seconds_between_messages_to_one_chat", "feed_url"})
+                  "messages_per_second", "seconds_between_messages_to_one_chat"})
     token = os.environ.get(TOKEN_VARIABLE) or str(r.table.get("token", ""))
     rate = r.table.get("messages_per_second", 29.0)
     spacing = r.table.get("seconds_between_messages_to_one_chat", 1.0)
@@ -142,5 +141,4 @@ def parse_bot(r: _Reader) -> BotSettings:
         link_days=r.integer("link_days", 7, 1, 90),
         messages_per_second=float(rate),
         seconds_between_messages_to_one_chat=float(spacing),
-        feed_url=str(r.table.get("feed_url", "")),
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import hmac
 import json
 import secrets
 from collections import OrderedDict
@@ -168,11 +169,18 @@ class Feeds:
             raise NotFoundError(f"ID: no active feed with id {feed_id}")
 
     def find(self, secret: str) -> Feed | None:
-        """The active feed for a secret; the hash lookup itself is the comparison."""
+        """The active feed for a secret.
+
+        The index finds the row by the secret's SHA-256 (timing there reveals nothing of
+        the secret); the stored and computed digests are then compared in constant time.
+        """
+        wanted = secret_hash(secret)
         row = self.db.execute(
-            "SELECT id, staff_id, patient_id, role FROM feeds"
-            " WHERE secret_hash = ? AND revoked_at IS NULL", [secret_hash(secret)]).fetchone()
-        return Feed(row[0], row[1], row[2], row[3]) if row else None
+            "SELECT id, staff_id, patient_id, role, secret_hash FROM feeds"
+            " WHERE secret_hash = ? AND revoked_at IS NULL", [wanted]).fetchone()
+        if row is None or not hmac.compare_digest(row[4], wanted):
+            return None
+        return Feed(row[0], row[1], row[2], row[3])
 
     # -- building --------------------------------------------------------------------------
 
