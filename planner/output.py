@@ -14,8 +14,8 @@ from typing import Any
 import click
 from tabulate import tabulate
 
+from planner.course import effective_status
 from planner.model import StoredEvent
-from planner.reschedule import effective_status
 from planner.store import as_planned
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from planner.calendar import ClinicCalendar
 from planner.clock import Clock
 from planner.config import Settings
+from planner.course import Course, is_fixed, lab_notice_changes, slot_key
 from planner.errors import InputError, NoticeWindowError, PlanningError
 from planner.exports import (
     PATIENT_VIEW,
@@ -29,17 +30,7 @@ from planner.ics import render_calendar
 from planner.links import Links
 from planner.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
 from planner.outbox import Outbox
-from planner.reschedule import (
-    Course,
-    cancel,
-    is_fixed,
-    lab_notice_changes,
-    mark_missed,
-    move_infusion,
-    move_step,
-    postpone,
-    slot_key,
-)
+from planner.reschedule import cancel, mark_missed, move_infusion, move_step, postpone
 from planner.schedule import Plan, plan_course
 from planner.store import NewCourse, Store
 

@@ -22,11 +22,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from planner.config import parse_protocol, protocol_to_table
+from planner.course import Course, once_per_course, slot_key
 from planner.errors import InputError, NotFoundError, StoreError
 from planner.model import INFUSION, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
 from planner.outbox import Outbox
 from planner.reminders import ReminderPolicy
-from planner.reschedule import Course, once_per_course, slot_key
 from planner.schedule import Plan
 from planner.schema import db_label, migrate
 

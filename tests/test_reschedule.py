@@ -12,18 +12,10 @@ import pytest
 
 from planner.calendar import ClinicCalendar
 from planner.config import load_settings
+from planner.course import Course, effective_status, lab_notice_changes
 from planner.errors import PlanningError
 from planner.model import Status
-from planner.reschedule import (
-    Course,
-    cancel,
-    effective_status,
-    lab_notice_changes,
-    mark_missed,
-    move_infusion,
-    move_step,
-    postpone,
-)
+from planner.reschedule import cancel, mark_missed, move_infusion, move_step, postpone
 from planner.schedule import plan_course
 
 TOKYO = ZoneInfo("Asia/Tokyo")
