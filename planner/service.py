@@ -7,12 +7,13 @@ checks the culture lab's notice window, and writes the difference in one transac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from planner.batch import plans_in_order
 from planner.calendar import ClinicCalendar
 from planner.clock import Clock
 from planner.config import Settings
@@ -55,17 +56,6 @@ class CourseRequest:
     @property
     def planned_from(self) -> str:
         return "first_infusion" if self.first_infusion else "collection"
-
-
-def book(occupancy: Occupancy, events: Iterable[PlannedEvent]) -> None:
-    """Count a just-planned course in ``occupancy`` so the next plan of a batch sees it."""
-    for event in events:
-        day = event.start.date()
-        if event.kind == INFUSION:
-            booked = occupancy.infusions.setdefault(day, {})
-            booked[(event.start, event.end)] = booked.get((event.start, event.end), 0) + 1
-        elif event.kind == "collection":
-            occupancy.collections[day] = occupancy.collections.get(day, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -119,17 +109,26 @@ class Planner:
         starts = [r.start for r in requests]
         occupancy = self.store.occupancy(min(starts) - OCCUPANCY_MARGIN,
                                          max(starts) + OCCUPANCY_MARGIN, self.tz)
-        planned = []
-        for index, request in enumerate(requests):
-            plan = self._plan_one(request, occupancy, index if len(requests) > 1 else None)
-            book(occupancy, plan.events)
-            planned.append((request, plan))
+        single = len(requests) == 1
+
+        def plan_one(index: int, request: CourseRequest, booked: Occupancy) -> Plan:
+            return self._plan_one(request, booked, None if single else index)
+
+        plans: list[Plan] = []
+
+        def courses() -> Iterator[NewCourse]:
+            """Stored as they are planned (in a worker process for a large batch)."""
+            for request, plan in zip(requests, plans_in_order(plan_one, requests, occupancy),
+                                     strict=True):
+                plans.append(plan)
+                yield NewCourse(request.patient_id, self.settings.protocol(request.protocol_name),
+                                plan, request.planned_from, request.start)
+
         ids = self.store.create_courses(
-            [NewCourse(r.patient_id, self.settings.protocol(r.protocol_name), plan,
-                       r.planned_from, r.start) for r, plan in planned],
-            uid_domain=self.settings.export.uid_domain, actor=self.actor, now=self.now(),
-            reminders=self.settings.reminders, timezone=self.settings.clinic.timezone)
-        return [(course_id, plan) for course_id, (_, plan) in zip(ids, planned, strict=True)]
+            courses(), uid_domain=self.settings.export.uid_domain, actor=self.actor,
+            now=self.now(), reminders=self.settings.reminders,
+            timezone=self.settings.clinic.timezone)
+        return list(zip(ids, plans, strict=True))
 
     def _check_request(self, request: CourseRequest) -> None:
         if (request.first_infusion is None) == (request.collection is None):

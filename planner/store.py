@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -203,7 +203,7 @@ class Store:
         new = NewCourse(patient_id, protocol, plan, planned_from, start)
         return self.create_courses([new], uid_domain=uid_domain, actor=actor, now=now)[0]
 
-    def create_courses(self, courses: list[NewCourse], *, uid_domain: str, actor: str,
+    def create_courses(self, courses: Iterable[NewCourse], *, uid_domain: str, actor: str,
                        now: datetime, reminders: ReminderPolicy | None = None,
                        timezone: str = "Asia/Tokyo") -> list[int]:
         """Store planned courses with all their events and reminders, one audit row each,
