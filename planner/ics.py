@@ -91,6 +91,16 @@ class CalendarEntry:
         if isinstance(self.categories, str):
             raise ValueError(f"CalendarEntry {self.uid}: categories must be a tuple of strings")
         object.__setattr__(self, "categories", tuple(self.categories))
+        object.__setattr__(self, "_hash", hash(_fields(self)))
+
+    def __hash__(self) -> int:
+        """Computed once: a feed looks up thousands of entries in the VEVENT cache per poll."""
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
+
+def _fields(entry: CalendarEntry) -> tuple[object, ...]:
+    return (entry.uid, entry.start, entry.end, entry.summary, entry.description,
+            entry.sequence, entry.cancelled, entry.stamp, entry.location, entry.categories)
 
 
 def render_calendar(
