@@ -9,7 +9,7 @@ package otherwise follows the machine's locale.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -98,11 +98,3 @@ class ClinicCalendar:
     @cached_property
     def hours_label(self) -> str:
         return f"{self.clinic.opens:%H:%M}–{self.clinic.closes:%H:%M}"
-
-    def nearest_open(self, day: date, max_distance: int = 14) -> date | None:
-        """The open day nearest to ``day`` (a later day wins a tie), or None within range."""
-        for distance in range(max_distance + 1):
-            for candidate in (day + timedelta(days=distance), day - timedelta(days=distance)):
-                if self.is_open(candidate):
-                    return candidate
-        return None

@@ -29,7 +29,6 @@ from sqlite_utils import Database
 from planner.clock import Clock
 from planner.config import Settings
 from planner.links import Chat, Links
-from planner.model import INFUSION
 from planner.notices import Notices
 from planner.outbox import Delivery, Outbox
 from planner.reminders import digest_instant
@@ -348,8 +347,3 @@ def _one_per_chat(due: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
             seen.add(chat_id)
             chosen.append((delivery_id, chat_id))
     return chosen
-
-
-def is_confirmable(kind: str, audience: str) -> bool:
-    """Infusion and collection reminders to patients carry the come / change buttons."""
-    return kind in (INFUSION, "collection") and audience in PATIENT_SIDE

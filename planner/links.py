@@ -165,10 +165,6 @@ class Links:
             " ORDER BY c.id", list(roles))
         return [_chat(row) for row in rows]
 
-    def all_chats(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM chats ORDER BY id"))
-
-
 def _chat(row: dict[str, Any]) -> Chat:
     return Chat(chat_id=row["chat_id"], patient_id=row["patient_id"], staff_id=row["staff_id"],
                 family_name=row["family_name"], lang=row["lang"], role=row.get("role"),

@@ -200,13 +200,6 @@ class Outbox:
 
     # -- the outbox ----------------------------------------------------------------------
 
-    def next_delivery(self, now: datetime) -> Delivery | None:
-        """The oldest message due for (another) attempt at ``now``."""
-        rows = self._rows(
-            "SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_ts <= ?"
-            " ORDER BY next_attempt_ts, id LIMIT 1", [_ts(now)])
-        return _delivery(rows[0]) if rows else None
-
     def due_chats(self, now: datetime, limit: int) -> list[tuple[int, int]]:
         """(delivery id, chat id) of the messages due at ``now``, oldest first: enough to
         apply the rate limits without reading every message's text."""

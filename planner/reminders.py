@@ -113,15 +113,6 @@ def _plus(moment: datetime, delta: timedelta) -> datetime:
     return moment.astimezone(UTC) + delta
 
 
-def stale_reason(reminder_due: datetime, expires: datetime, now: datetime) -> str | None:
-    """Why a reminder may no longer be sent at ``now`` (None while it is still useful)."""
-    if now < expires:
-        return None
-    late = now - reminder_due
-    return (f"too late to be useful: due {reminder_due.isoformat(timespec='minutes')}, "
-            f"{int(late.total_seconds() // 60)} minutes ago")
-
-
 def _concerns(audience: str, audiences: tuple[str, ...]) -> bool:
     if audience == "family":
         return "patient" in audiences

@@ -65,8 +65,3 @@ def test_within_hours_refuses_a_start_before_opening(calendar):
     start = calendar.at(date(2026, 12, 7), time(8, 30))
     end = calendar.at(date(2026, 12, 7), time(9, 30))
     assert not calendar.within_hours(start, end)
-
-
-def test_nearest_open_prefers_the_later_day_on_a_tie(calendar):
-    # 2026-11-23 (Mon) is a holiday: 11-24 (Tue) and 11-21 (Sat) are one and two days away.
-    assert calendar.nearest_open(date(2026, 11, 23)) == date(2026, 11, 24)

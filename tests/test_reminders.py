@@ -22,7 +22,6 @@ from planner.reminders import (
     ReminderRule,
     digest_instant,
     reminders_for,
-    stale_reason,
 )
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -178,21 +177,6 @@ def test_cancelled_and_missed_events_get_no_reminders(status: Status) -> None:
     infusion = event("infusion", tokyo(2026, 11, 30, 10, 0), status=status)
 
     assert reminders_for(infusion, PROTOCOL.audience_of("infusion"), POLICY, "Asia/Tokyo") == []
-
-
-def test_stale_reason_is_none_until_the_expiry_instant() -> None:
-    due, expires = tokyo(2026, 11, 29, 18, 0), tokyo(2026, 11, 29, 20, 0)
-
-    assert stale_reason(due, expires, expires - timedelta(seconds=1)) is None
-
-
-def test_stale_reason_at_the_expiry_instant_says_how_late() -> None:
-    due, expires = tokyo(2026, 11, 29, 18, 0), tokyo(2026, 11, 29, 20, 0)
-
-    reason = stale_reason(due, expires, expires)
-
-    assert reason is not None
-    assert "120 minutes" in reason
 
 
 # -- audiences -------------------------------------------------------------------------------
