@@ -126,7 +126,7 @@ def postpone(
         new = {first.seq: head}
         new.update(_reflow(placer, remaining[1:], day, first.seq, given, strict=False))
         if len(new) == len(remaining):
-            return _rebuild(placer, course, new, now)
+            return _rebuild(placer, course, new, now, keep_dated_steps=False)
     raise placer.failure.error()
 
 
@@ -275,8 +275,15 @@ def _rebuild(
     course: Course,
     new: dict[int, list[PlannedEvent]],
     now: datetime,
+    *,
+    keep_dated_steps: bool = True,
 ) -> list[PlannedEvent]:
-    """The course with infusions ``new`` replaced or added, and first/last steps re-derived."""
+    """The course with infusions ``new`` replaced or added, and first/last steps re-derived.
+
+    With ``keep_dated_steps`` a collection or follow-up that is still inside its window of
+    the moved infusion stays where it is: the patient has been told, and an apheresis slot
+    is not moved for a one-day shift. A postponement moves them with the course.
+    """
     protocol = course.protocol
     kept = [
         e for e in course.events
@@ -287,14 +294,15 @@ def _rebuild(
     events = kept + [e for group in new.values() for e in group if e.key not in kept_keys]
     for step in protocol.steps:
         if step.anchor is not Anchor.EACH:
-            events = _rederive_single(placer, step, events, now)
+            events = _rederive_single(placer, step, events, now, keep_dated_steps)
     return sort_events(events)
 
 
 def _rederive_single(
-    placer: Placer, step: Step, events: list[PlannedEvent], now: datetime
+    placer: Placer, step: Step, events: list[PlannedEvent], now: datetime, keep: bool
 ) -> list[PlannedEvent]:
-    """Place a step anchored to the first or last infusion again, unless it has happened."""
+    """Place a step anchored to the first or last infusion again, unless it has happened
+    (or, with ``keep``, it still fits its window where it is)."""
     current = next((e for e in events if e.kind == step.kind), None)
     infusions = sorted(
         (e for e in events if e.kind == INFUSION and e.status is not Status.MISSED),
@@ -308,6 +316,8 @@ def _rederive_single(
         if step.anchor is Anchor.FIRST and current.status is Status.SCHEDULED:
             _check_window(step, current, anchor)
         return events
+    if keep and current is not None and _still_fits(step, current, anchor):
+        return [replace(e, seq=anchor.seq) if e is current else e for e in events]
     placed = placer.step_for(step, anchor, anchor.seq)
     if placed is None:
         raise placer.failure.error()
@@ -315,6 +325,14 @@ def _rederive_single(
         placed = replace(placed, status=Status.CANCELLED)
     others = [e for e in events if e.kind != step.kind]
     return others + [placed]
+
+
+def _still_fits(step: Step, current: PlannedEvent, anchor: PlannedEvent) -> bool:
+    """A scheduled dated step whose day is still inside its window of ``anchor``."""
+    if step.time is None or current.status is not Status.SCHEDULED:
+        return False
+    low, high = step.window_days
+    return low <= (current.start.date() - anchor.start.date()).days <= high
 
 
 def _check_window(step: Step, done: PlannedEvent, anchor: PlannedEvent) -> None:

@@ -53,7 +53,18 @@ def test_anchored_steps_follow_a_moved_infusion():
     events = move_infusion(COURSE, CALENDAR, 3, at(6, 9), TUESDAY_NOON)
     assert one(events, "blood_test", 3).start == at(6, 9, 9, 30)
     assert one(events, "cell_delivery", 3).start.date() == date(2026, 6, 8)
-    assert one(events, "follow_up").start.date() == date(2026, 7, 10)
+
+
+def test_a_follow_up_still_inside_its_window_stays_where_it_is():
+    # The last infusion moves from Thu 06-25 to Fri 06-26; Thu 07-09 is 13 days later.
+    events = move_infusion(COURSE, CALENDAR, 3, at(6, 9), TUESDAY_NOON)
+    assert one(events, "follow_up").start.date() == date(2026, 7, 9)
+
+
+def test_a_collection_still_inside_its_window_stays_when_the_first_infusion_moves():
+    # Collection Mon 05-11; the first infusion moves from Mon 06-01 to Tue 06-02 (22 days).
+    events = move_infusion(COURSE, CALENDAR, 1, at(6, 2), at(5, 1), only=True)
+    assert one(events, "collection").start.date() == date(2026, 5, 11)
 
 
 def test_moving_only_one_infusion_leaves_the_others():
@@ -95,7 +106,8 @@ def test_moving_into_the_past_is_refused():
         move_infusion(COURSE, CALENDAR, 3, at(6, 2, 10), TUESDAY_NOON)
 
 
-def test_a_missed_infusion_gets_a_make_up_after_the_last_and_the_follow_up_follows():
+def test_a_missed_infusion_gets_a_make_up_and_a_follow_up_out_of_its_window_moves():
+    # Make-up Mon 06-29: the follow-up on Thu 07-09 would be only 10 days after it (< 11).
     events = mark_missed(COURSE, CALENDAR, 3, TUESDAY_NOON)
     assert one(events, "infusion", 3).status is Status.MISSED
     assert one(events, "infusion", 9).start.date() == date(2026, 6, 29)
