@@ -2,8 +2,9 @@
 
 Planning is pure and storing is SQLite, so on two cores they can overlap: a forked
 worker plans the courses in order, exactly as a loop here would (each course sees the
-capacity the ones before it took), and streams the plans back in chunks; this process
-writes them inside its one transaction as they arrive. A refusal in the worker ends the
+capacity the ones before it took), turns each into the plain rows to insert (events,
+reminders), and streams them back in chunks; this process writes them inside its one
+transaction as they arrive. A refusal in the worker ends the
 stream with the same ``PlanningError``, and the caller's transaction rolls everything back.
 Small batches, and systems without ``fork``, plan in this process.
 """
@@ -23,7 +24,9 @@ from planner.schedule import Plan
 PARALLEL_FROM = 500
 CHUNK = 100
 Request = TypeVar("Request")
+Prepared = TypeVar("Prepared")
 PlanOne = Callable[[int, Request, Occupancy], Plan]
+Prepare = Callable[[int, Plan, bool], Prepared]
 
 
 def book(occupancy: Occupancy, events: Iterable[PlannedEvent]) -> None:
@@ -37,13 +40,16 @@ def book(occupancy: Occupancy, events: Iterable[PlannedEvent]) -> None:
             occupancy.collections[day] = occupancy.collections.get(day, 0) + 1
 
 
-def plans_in_order(plan_one: PlanOne[Request], requests: Sequence[Request],
-                   occupancy: Occupancy) -> Iterator[Plan]:
-    """The plan of each request, in order; planned in a worker for large batches."""
+def prepared_in_order(plan_one: PlanOne[Request], prepare: Prepare[Prepared],
+                      requests: Sequence[Request], occupancy: Occupancy) -> Iterator[Prepared]:
+    """Each request planned and prepared for storing, in order; in a worker for large
+    batches. ``prepare(index, plan, local)`` is told whether it runs in this process (then
+    it may keep the plan; from the worker only plain rows travel back)."""
     if len(requests) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
-        yield from _plan_here(plan_one, requests, occupancy)
+        for index, plan in enumerate(_plan_here(plan_one, requests, occupancy)):
+            yield prepare(index, plan, True)
         return
-    yield from _plan_in_worker(plan_one, requests, occupancy)
+    yield from _prepared_by_worker(plan_one, prepare, requests, occupancy)
 
 
 def _plan_here(plan_one: PlanOne[Request], requests: Sequence[Request],
@@ -54,12 +60,13 @@ def _plan_here(plan_one: PlanOne[Request], requests: Sequence[Request],
         yield plan
 
 
-def _plan_in_worker(plan_one: PlanOne[Request], requests: Sequence[Request],
-                    occupancy: Occupancy) -> Iterator[Plan]:
+def _prepared_by_worker(plan_one: PlanOne[Request], prepare: Prepare[Prepared],
+                        requests: Sequence[Request], occupancy: Occupancy
+                        ) -> Iterator[Prepared]:
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_work, args=(plan_one, requests, occupancy, sender),
-                             daemon=True)
+    worker = context.Process(target=_work,
+                             args=(plan_one, prepare, requests, occupancy, sender), daemon=True)
     worker.start()
     sender.close()
     try:
@@ -68,7 +75,7 @@ def _plan_in_worker(plan_one: PlanOne[Request], requests: Sequence[Request],
                 message = receiver.recv()
             except EOFError:
                 raise PlannerError("the planning worker stopped unexpectedly") from None
-            if message[0] == "plans":
+            if message[0] == "courses":
                 yield from message[1]
             elif message[0] == "refused":
                 raise PlanningError(*message[1:])
@@ -83,18 +90,18 @@ def _plan_in_worker(plan_one: PlanOne[Request], requests: Sequence[Request],
             worker.terminate()
 
 
-def _work(plan_one: PlanOne[Request], requests: Sequence[Request], occupancy: Occupancy,
-          sender: Connection) -> None:
-    """The worker: plan everything in order, send chunks, then leave without cleanup
-    (the parent's database connection must not be closed from here)."""
+def _work(plan_one: PlanOne[Request], prepare: Prepare[Prepared], requests: Sequence[Request],
+          occupancy: Occupancy, sender: Connection) -> None:
+    """The worker: plan and prepare everything in order, send chunks, then leave without
+    cleanup (the parent's database connection must not be closed from here)."""
     try:
-        chunk: list[Plan] = []
-        for plan in _plan_here(plan_one, requests, occupancy):
-            chunk.append(plan)
+        chunk: list[Prepared] = []
+        for index, plan in enumerate(_plan_here(plan_one, requests, occupancy)):
+            chunk.append(prepare(index, plan, False))
             if len(chunk) == CHUNK:
-                sender.send(("plans", chunk))
+                sender.send(("courses", chunk))
                 chunk = []
-        sender.send(("plans", chunk))
+        sender.send(("courses", chunk))
         sender.send(("done",))
     except PlanningError as error:
         sender.send(("refused", error.rule, error.reason, error.suggestion))

@@ -162,12 +162,12 @@ def plan_many(app: App, file: Any, as_json: bool) -> None:
     requests = read_course_requests(file)
     results = app.planner.plan_many([request for _, request in requests])
     if as_json:
-        echo_json([{"line": line, "course_id": course_id, "notes": list(plan.notes)}
-                   for (line, _), (course_id, plan) in zip(requests, results, strict=True)])
+        echo_json([{"line": line, "course_id": course_id, "notes": list(course.notes)}
+                   for (line, _), (course_id, course) in zip(requests, results, strict=True)])
         return
     click.echo(f"{len(results)} courses planned.")
-    for (line, _), (course_id, plan) in zip(requests, results, strict=True):
-        for note in plan.notes:
+    for (line, _), (course_id, course) in zip(requests, results, strict=True):
+        for note in course.notes:
             click.echo(f"line {line} (course {course_id}): {note}")
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from planner.config import parse_protocol
-from planner.model import PlannedEvent, Protocol, Status
+from planner.model import PlannedEvent, Status
 from planner.reminders import ReminderPolicy, reminders_for
 
 SUPERSEDED = "superseded: the event changed or was cancelled"
@@ -98,23 +98,6 @@ class Outbox:
                  _text(now), _text(now))
                 for (event_id, revision, rule), due in wanted.items()
                 if (event_id, revision, rule) not in have and due.expires > now]
-        self.db.conn.executemany(
-            "INSERT INTO reminders (event_id, event_revision, rule, audience, due_ts,"
-            " expires_ts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-
-    def add_for_new_course(self, course_id: int, protocol: Protocol,
-                           events: tuple[PlannedEvent, ...], policy: ReminderPolicy,
-                           timezone: str, now: datetime) -> None:
-        """The reminders of a course just stored (every event at revision 0)."""
-        ids = {(kind, seq): event_id for event_id, kind, seq in self.db.execute(
-            "SELECT id, kind, seq FROM events WHERE course_id = ?", [course_id])}
-        stamp = _text(now)
-        rows = [(ids[(event.kind, event.seq)], 0, due.rule, due.audience, _ts(due.due),
-                 _ts(due.expires), stamp, stamp)
-                for event in events
-                for due in reminders_for(event, protocol.audience_of(event.kind), policy,
-                                         timezone)
-                if due.expires > now]
         self.db.conn.executemany(
             "INSERT INTO reminders (event_id, event_revision, rule, audience, due_ts,"
             " expires_ts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -13,11 +13,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from planner.batch import plans_in_order
+from planner.batch import prepared_in_order
 from planner.calendar import ClinicCalendar
 from planner.clock import Clock
 from planner.config import Settings
 from planner.course import Course, is_fixed, lab_notice_changes, slot_key
+from planner.course_rows import NewCourse, PreparedCourse, prepare_course
 from planner.errors import InputError, NoticeWindowError, PlanningError
 from planner.exports import (
     PATIENT_VIEW,
@@ -33,7 +34,7 @@ from planner.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
 from planner.outbox import Outbox
 from planner.reschedule import cancel, mark_missed, move_infusion, move_step, postpone
 from planner.schedule import Plan, plan_course
-from planner.store import NewCourse, Store
+from planner.store import Store
 
 OCCUPANCY_MARGIN = timedelta(days=60)
 
@@ -93,9 +94,12 @@ class Planner:
              ) -> tuple[int, Plan]:
         """Plan and store a course; nothing is stored when it cannot be planned."""
         request = CourseRequest(patient_id, first_infusion, collection, protocol_name)
-        return self.plan_many([request])[0]
+        ((course_id, prepared),) = self.plan_many([request])
+        assert prepared.plan is not None  # one course is planned in this process
+        return course_id, prepared.plan
 
-    def plan_many(self, requests: Sequence[CourseRequest]) -> list[tuple[int, Plan]]:
+    def plan_many(self, requests: Sequence[CourseRequest]
+                  ) -> list[tuple[int, PreparedCourse]]:
         """Plan and store several courses in one transaction: all of them or none.
 
         Each course sees the ones planned before it, so capacity holds across the batch.
@@ -114,21 +118,26 @@ class Planner:
         def plan_one(index: int, request: CourseRequest, booked: Occupancy) -> Plan:
             return self._plan_one(request, booked, None if single else index)
 
-        plans: list[Plan] = []
+        now = self.now()
 
-        def courses() -> Iterator[NewCourse]:
+        def prepare(index: int, plan: Plan, local: bool) -> PreparedCourse:
+            request = requests[index]
+            new = NewCourse(request.patient_id, self.settings.protocol(request.protocol_name),
+                            plan, request.planned_from, request.start)
+            return prepare_course(new, self.settings.reminders, self.settings.clinic.timezone,
+                                  now, keep_plan=local)
+
+        prepared: list[PreparedCourse] = []
+
+        def courses() -> Iterator[PreparedCourse]:
             """Stored as they are planned (in a worker process for a large batch)."""
-            for request, plan in zip(requests, plans_in_order(plan_one, requests, occupancy),
-                                     strict=True):
-                plans.append(plan)
-                yield NewCourse(request.patient_id, self.settings.protocol(request.protocol_name),
-                                plan, request.planned_from, request.start)
+            for course in prepared_in_order(plan_one, prepare, requests, occupancy):
+                prepared.append(course)
+                yield course
 
-        ids = self.store.create_courses(
-            courses(), uid_domain=self.settings.export.uid_domain, actor=self.actor,
-            now=self.now(), reminders=self.settings.reminders,
-            timezone=self.settings.clinic.timezone)
-        return list(zip(ids, plans, strict=True))
+        ids = self.store.create_courses(courses(), uid_domain=self.settings.export.uid_domain,
+                                        actor=self.actor, now=now)
+        return list(zip(ids, prepared, strict=True))
 
     def _check_request(self, request: CourseRequest) -> None:
         if (request.first_infusion is None) == (request.collection is None):

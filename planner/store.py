@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -22,26 +22,14 @@ from typing import Any
 from sqlite_utils import Database
 
 from planner.config import parse_protocol, protocol_to_table
-from planner.course import Course, once_per_course, slot_key
+from planner.course import Course, slot_key
+from planner.course_rows import EventRow, NewCourse, PreparedCourse, event_row, prepare_course
 from planner.errors import InputError, NotFoundError, StoreError
 from planner.model import INFUSION, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
-from planner.outbox import Outbox
-from planner.reminders import ReminderPolicy
 from planner.schedule import Plan
 from planner.schema import db_label, migrate
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-@dataclass(frozen=True)
-class NewCourse:
-    """A planned course to store."""
-
-    patient_id: int
-    protocol: Protocol
-    plan: Plan
-    planned_from: str
-    start: date
 
 
 def open_database(path: str | Path) -> Database:
@@ -198,19 +186,19 @@ class Store:
     def create_course(self, patient_id: int, protocol: Protocol, plan: Plan, *,
                       planned_from: str, start: date, uid_domain: str, actor: str,
                       now: datetime) -> int:
-        """Store one planned course (see ``create_courses``)."""
+        """Store one planned course without reminders (see ``create_courses``)."""
         self.check_patients({patient_id})
-        new = NewCourse(patient_id, protocol, plan, planned_from, start)
+        new = prepare_course(NewCourse(patient_id, protocol, plan, planned_from, start), None,
+                             "UTC", now)
         return self.create_courses([new], uid_domain=uid_domain, actor=actor, now=now)[0]
 
-    def create_courses(self, courses: Iterable[NewCourse], *, uid_domain: str, actor: str,
-                       now: datetime, reminders: ReminderPolicy | None = None,
-                       timezone: str = "Asia/Tokyo") -> list[int]:
-        """Store planned courses with all their events and reminders, one audit row each,
-        in one transaction: either every course is stored or none is."""
-        outbox = Outbox(self.db)
+    def create_courses(self, courses: Iterable[PreparedCourse], *, uid_domain: str,
+                       actor: str, now: datetime) -> list[int]:
+        """Store prepared courses with their events and reminders, one audit row each, in
+        one transaction: either every course is stored or none is."""
         ids = []
         snapshots: dict[str, str] = {}
+        stamp = _utc(now)
         with self.transaction():
             for new in courses:
                 protocol = new.protocol
@@ -223,38 +211,42 @@ class Store:
                     " planned_from, start_date, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [course_uid, new.patient_id, protocol.name, snapshots[protocol.name],
-                     new.planned_from, new.start.isoformat(), _utc(now), _utc(now)],
+                     new.planned_from, new.start.isoformat(), stamp, stamp],
                 )
                 course_id = int(cursor.lastrowid or 0)
-                self._insert_events(course_id, course_uid, protocol, new.plan.events,
-                                    uid_domain, now)
-                if reminders is not None:
-                    outbox.add_for_new_course(course_id, protocol, new.plan.events, reminders,
-                                              timezone, now)
+                self._insert_rows(course_id, course_uid, new.events, uid_domain, stamp)
+                if new.reminders:
+                    self._insert_reminders(course_id, new, stamp)
                 self._audit(actor, "course.plan", now, course_id=course_id,
                             detail={"planned_from": new.planned_from,
                                     "start": new.start.isoformat(), "protocol": protocol.name,
-                                    "events": len(new.plan.events),
-                                    "notes": list(new.plan.notes)})
+                                    "events": len(new.events), "notes": list(new.notes)})
                 ids.append(course_id)
         return ids
+
+    def _insert_rows(self, course_id: int, course_uid: str, rows: list[EventRow],
+                     uid_domain: str, stamp: str) -> None:
+        self.db.conn.executemany(
+            "INSERT INTO events (uid, course_id, kind, seq, start, \"end\", start_ts, status,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(f"{course_uid}-{suffix}@{uid_domain}", course_id, kind, seq, start, end, ts,
+              status, stamp) for kind, seq, start, end, ts, status, suffix in rows])
+
+    def _insert_reminders(self, course_id: int, new: PreparedCourse, stamp: str) -> None:
+        """Reminders of a course just stored: its events' ids follow their insertion order."""
+        event_ids = [row[0] for row in self.db.conn.execute(
+            "SELECT id FROM events WHERE course_id = ? ORDER BY id", [course_id])]
+        self.db.conn.executemany(
+            "INSERT INTO reminders (event_id, event_revision, rule, audience, due_ts,"
+            " expires_ts, created_at, updated_at) VALUES (?, 0, ?, ?, ?, ?, ?, ?)",
+            [(event_ids[index], rule, audience, due, expires, stamp, stamp)
+             for index, rule, audience, due, expires in new.reminders])
 
     def _insert_events(self, course_id: int, course_uid: str, protocol: Protocol,
                        events: tuple[PlannedEvent, ...] | list[PlannedEvent],
                        uid_domain: str, now: datetime) -> None:
-        rows = []
-        stamp = _utc(now)
-        once = once_per_course(protocol)
-        for event in events:
-            suffix = event.kind if event.kind in once else f"{event.kind}-{event.seq}"
-            rows.append((f"{course_uid}-{suffix}@{uid_domain}", course_id, event.kind,
-                         event.seq, _iso(event.start), _iso(event.end), _ts(event.start),
-                         event.status.value, stamp))
-        self.db.conn.executemany(
-            "INSERT INTO events (uid, course_id, kind, seq, start, \"end\", start_ts, status,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        self._insert_rows(course_id, course_uid, [event_row(protocol, e) for e in events],
+                          uid_domain, _utc(now))
 
     def course(self, course_id: int) -> dict[str, Any]:
         row = self._one("SELECT * FROM courses WHERE id = ?", [course_id])
