@@ -63,6 +63,15 @@ class ReminderPolicy:
         """The rules about events of ``kind`` (looked up once per kind)."""
         return _rules_by_kind(self.rules).get(kind, ())
 
+    def __hash__(self) -> int:
+        """Computed once: the policy is part of a cache key looked up for every event."""
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.rules, self.quiet_start, self.quiet_end, self.max_late,
+                           self.min_lead, self.digest_time, self.digest_roles))
+            object.__setattr__(self, "_hash", cached)
+        return int(cached)
+
 
 @dataclass(frozen=True)
 class DueReminder:
@@ -93,19 +102,32 @@ def reminders_for(event: PlannedEvent, audiences: tuple[str, ...], policy: Remin
     """
     if event.status is not Status.SCHEDULED:
         return []
+    return [DueReminder(event.kind, event.seq, rule, audience, due, expires)
+            for rule, audience, due, expires
+            in _due_times(event.kind, event.start, audiences, policy, timezone)]
+
+
+@lru_cache(maxsize=65_536)
+def _due_times(kind: str, start: datetime, audiences: tuple[str, ...], policy: ReminderPolicy,
+               timezone: str) -> tuple[tuple[str, str, datetime, datetime], ...]:
+    """(rule, audience, due, expires) for an event of ``kind`` at ``start``.
+
+    Cached: courses share their time slots, so the same start recurs across a clinic. The
+    result depends on the instant only (every step converts it), so equal instants written
+    in different zones may share an entry.
+    """
     tz = ZoneInfo(timezone)
     result = []
-    for rule in policy.rules_for(event.kind):
+    for rule in policy.rules_for(kind):
         if not _concerns(rule.audience, audiences):
             continue
-        due = _due(rule, event, tz)
+        due = _due(rule, start, tz)
         if rule.audience in PATIENT_AUDIENCES:
-            due = _outside_quiet_hours(due, event.start, policy, tz)
-        expires = min(_plus(due, policy.max_late), _plus(event.start, -policy.min_lead))
+            due = _outside_quiet_hours(due, start, policy, tz)
+        expires = min(_plus(due, policy.max_late), _plus(start, -policy.min_lead))
         if due < expires:
-            result.append(DueReminder(event.kind, event.seq, rule.name, rule.audience,
-                                      due.astimezone(tz), expires.astimezone(tz)))
-    return result
+            result.append((rule.name, rule.audience, due.astimezone(tz), expires.astimezone(tz)))
+    return tuple(result)
 
 
 def _plus(moment: datetime, delta: timedelta) -> datetime:
@@ -119,12 +141,12 @@ def _concerns(audience: str, audiences: tuple[str, ...]) -> bool:
     return audience in audiences
 
 
-def _due(rule: ReminderRule, event: PlannedEvent, tz: ZoneInfo) -> datetime:
+def _due(rule: ReminderRule, start: datetime, tz: ZoneInfo) -> datetime:
     if rule.minutes_before is not None:
-        return _plus(event.start, -timedelta(minutes=rule.minutes_before))
+        return _plus(start, -timedelta(minutes=rule.minutes_before))
     assert rule.at is not None
     assert rule.days_before is not None
-    day = event.start.astimezone(tz).date() - timedelta(days=rule.days_before)
+    day = start.astimezone(tz).date() - timedelta(days=rule.days_before)
     return datetime.combine(day, rule.at, tzinfo=tz)
 
 
