@@ -19,6 +19,8 @@ from telegram.ext import ContextTypes
 from planner import bot_texts
 from planner.clock import Clock
 from planner.config import Settings
+from planner.feed_server import feed_url
+from planner.feeds import Feeds
 from planner.links import Chat
 from planner.notices import Notices, parse_button_data
 from planner.service import Planner
@@ -174,7 +176,9 @@ async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Sends the patient's own calendar file (.ics) to add to a calendar app."""
+    """Sends the patient's own calendar file (.ics) to add to a calendar app, and, when the
+    feeds are published over HTTPS (``[feed] base_url``), the chat's own subscription link,
+    which keeps the phone's calendar up to date."""
     linked = await _patient(update, context)
     if linked is None or linked.patient_id is None or update.effective_chat is None:
         return
@@ -183,6 +187,12 @@ async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_chat.send_document(
         InputFile(data, filename="ank-schedule.ics"), caption=bot_texts.ics_caption(linked.lang),
         parse_mode=ParseMode.HTML)
+    base = ctx.settings.feed.base_url
+    if base.startswith("https://"):
+        with ctx.planner.store.transaction():
+            secret = Feeds(ctx.planner.store.db, ctx.settings).for_chat(
+                linked.patient_id, linked.chat_id, ctx.now())
+        await _reply(update, bot_texts.feed_link_text(feed_url(base, secret), linked.lang))
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -208,6 +218,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = _ctx(context)
     with ctx.planner.store.transaction():
         ctx.planner.links.unlink(linked.chat_id, ctx.now())
+        Feeds(ctx.planner.store.db, ctx.settings).revoke_chat(linked.chat_id, ctx.now())
     await _reply(update, bot_texts.stop_text(linked.lang))
     await set_chat_menu(context.bot, None, chat_id=linked.chat_id)
 

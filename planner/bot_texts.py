@@ -298,6 +298,13 @@ def ics_caption(lang: str, *, override_dir: Path | None = None) -> str:
     return _Words(lang, override_dir).text("bot.ics_caption")
 
 
+def feed_link_text(url: str, lang: str, *, override_dir: Path | None = None) -> str:
+    """The secret calendar subscription link, in ``<code>`` so a tap copies it (a
+    ``webcal://`` link would not be accepted inside ``<a href>``)."""
+    words = _Words(lang, override_dir)
+    return f"{words.text('bot.feed_link')}\n<code>{_escape(url)}</code>"
+
+
 # --- the command menu -------------------------------------------------------------------
 
 

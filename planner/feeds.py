@@ -15,6 +15,7 @@ events, and whole rows of the changed ones.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import hmac
@@ -160,6 +161,40 @@ class Feeds:
             " p.name AS patient_name, f.created_at, f.revoked_at FROM feeds f"
             " LEFT JOIN staff s ON s.id = f.staff_id LEFT JOIN patients p ON p.id = f.patient_id"
             " ORDER BY f.id"))
+
+    def for_chat(self, patient_id: int, chat_id: int, now: datetime) -> str:
+        """The secret of the patient feed the bot gives this chat, made on first use.
+
+        The same link every time (derived from the feed id and the instance key, so it is
+        never stored), until the chat unlinks (``revoke_chat``) or staff revoke it.
+        """
+        row = self.db.execute(
+            "SELECT id FROM feeds WHERE patient_id = ? AND chat_id = ? AND revoked_at IS NULL",
+            [patient_id, chat_id]).fetchone()
+        if row is not None:
+            return self._derived(int(row[0]))
+        cursor = self.db.execute(
+            "INSERT INTO feeds (secret_hash, patient_id, chat_id, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            [f"pending-{secrets.token_hex(16)}", patient_id, chat_id,
+             now.astimezone(UTC).isoformat(timespec="seconds")])
+        feed_id = int(cursor.lastrowid or 0)
+        secret = self._derived(feed_id)
+        self.db.execute("UPDATE feeds SET secret_hash = ? WHERE id = ?",
+                        [secret_hash(secret), feed_id])
+        return secret
+
+    def _derived(self, feed_id: int) -> str:
+        (key,) = self.db.execute(
+            "SELECT value FROM instance_keys WHERE name = 'feed'").fetchone()
+        digest = hmac.new(bytes(key), f"chat-feed:{feed_id}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:24]).decode("ascii")
+
+    def revoke_chat(self, chat_id: int, now: datetime) -> None:
+        """A chat that unlinks loses the feeds the bot gave it."""
+        self.db.execute(
+            "UPDATE feeds SET revoked_at = ? WHERE chat_id = ? AND revoked_at IS NULL",
+            [now.astimezone(UTC).isoformat(timespec="seconds"), chat_id])
 
     def revoke(self, feed_id: int, now: datetime) -> None:
         cursor = self.db.execute(

@@ -7,6 +7,8 @@ version of the planner and is refused, so an old binary never writes a newer sch
 
 from __future__ import annotations
 
+import secrets
+
 from sqlite_utils import Database, Migrations
 
 from planner.errors import StoreError
@@ -224,6 +226,20 @@ def m004_lookup_indexes(db: Database) -> None:
     db.execute("CREATE INDEX courses_patient ON courses(patient_id)")
     db.execute("CREATE INDEX chats_patient ON chats(patient_id) WHERE unlinked_at IS NULL")
     db.execute("CREATE INDEX chats_staff ON chats(staff_id) WHERE unlinked_at IS NULL")
+
+
+@migrations()
+def m005_chat_feeds(db: Database) -> None:
+    """Feeds the bot gives a patient's chat, and the key their secrets are derived from.
+
+    A chat's feed secret is derived (HMAC) from this instance key and the feed id, so the
+    bot can show the same link again on every /ics, while only its hash is stored.
+    """
+    db.execute("ALTER TABLE feeds ADD COLUMN chat_id INTEGER")
+    db.execute("CREATE INDEX feeds_chat ON feeds(chat_id) WHERE revoked_at IS NULL")
+    db.execute("CREATE TABLE instance_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
+    db.execute("INSERT INTO instance_keys (name, value) VALUES ('feed', ?)",
+               [secrets.token_bytes(32)])
 
 
 def migrate(db: Database) -> None:

@@ -22,6 +22,7 @@ and answers to their commands only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 import time
@@ -386,6 +387,40 @@ def test_ics_sends_a_calendar_file_that_strict_parsers_accept(
         check_ics(data)
         assert data.count(b"BEGIN:VEVENT") >= 10
         assert answer.text == visible_text(bot_texts.ics_caption("ja"))
+
+    clinic.run(scenario)
+
+
+def test_ics_gives_the_chat_its_own_feed_link_again_and_stop_revokes_it(
+        clinic: Clinic, linked: int) -> None:
+    from planner.feeds import Feeds
+
+    feed = dataclasses.replace(clinic.settings.feed, base_url="https://cal.example.jp")
+    clinic.settings = dataclasses.replace(clinic.settings, feed=feed)
+    links: list[str] = []
+
+    async def scenario(bot: RunningBot) -> None:
+        for _ in range(2):
+            before = len(bot.tg.messages(PATIENT_CHAT))
+            bot.tg.send_text(PATIENT_CHAT, "/ics")
+            link_message = await bot.new_message(PATIENT_CHAT, before + 1)
+            links.append((link_message.text or "").splitlines()[-1])
+        await bot.say(PATIENT_CHAT, "/stop")
+
+    clinic.run(scenario)
+    assert links[0] == links[1]
+    assert links[0].startswith("https://cal.example.jp/feeds/")
+    secret = links[0].removeprefix("https://cal.example.jp/feeds/").removesuffix(".ics")
+    assert Feeds(clinic.planner.store.db, clinic.settings).find(secret) is None  # revoked
+
+
+def test_ics_gives_no_feed_link_while_feeds_are_not_public(clinic: Clinic, linked: int
+                                                           ) -> None:
+    async def scenario(bot: RunningBot) -> None:
+        await bot.say(PATIENT_CHAT, "/ics")
+        before = len(bot.tg.messages(PATIENT_CHAT))
+        await bot.say(PATIENT_CHAT, "/help")
+        assert len(bot.tg.messages(PATIENT_CHAT)) == before + 1
 
     clinic.run(scenario)
 

@@ -35,6 +35,7 @@ from planner.bot_texts import (
     day_text,
     day_title,
     digest_text,
+    feed_link_text,
     generic_text,
     help_text,
     ics_caption,
@@ -331,6 +332,12 @@ def test_ics_caption_fits_telegrams_caption_limit() -> None:
         assert 0 < visible_length(ics_caption(lang)) <= 1024
 
 
+def test_feed_link_shows_the_url_escaped_in_code() -> None:
+    text = feed_link_text("https://clinic.example/feed/abc.ics?a=1&b=2", "en")
+    assert text.endswith("\n<code>https://clinic.example/feed/abc.ics?a=1&amp;b=2</code>")
+    assert "Please do not share this link." in text
+
+
 # --- the command menu -------------------------------------------------------------------
 
 
@@ -530,6 +537,7 @@ BUILDERS: dict[str, Builder] = {
     "language": lambda lang, name: language_text(lang),
     "stop": lambda lang, name: stop_text(lang),
     "ics_caption": lambda lang, name: ics_caption(lang),
+    "feed_link": lambda lang, name: feed_link_text(f"https://x.example/{name}", lang),
     "day": lambda lang, name: day_text(name, [visit(patient_name=name)], lang),
     "week": lambda lang, name: week_text([visit(patient_name=name)], lang),
     "unconfirmed": lambda lang, name: unconfirmed_text([visit(patient_name=name)], lang),
@@ -549,7 +557,7 @@ BUILDERS: dict[str, Builder] = {
 }
 # Texts that carry the name (the others are about nobody, or about the visit only).
 NAMED = (
-    "welcome", "welcome_family", "welcome_staff", "day", "week", "unconfirmed",
+    "welcome", "welcome_family", "welcome_staff", "feed_link", "day", "week", "unconfirmed",
     "digest", "change_requested", "unreachable", "delivery_failed", "lab_notice", "no_chat",
 )
 
@@ -574,7 +582,7 @@ def test_every_text_is_accepted_by_telegrams_html_parser(builder: str, lang: str
 # Patient-facing texts added for the bot: short polite sentences, one per line.
 PATIENT_SENTENCES = (
     "bot.generic", "bot.throttled", "bot.welcome", "bot.welcome_family", "bot.help_patient",
-    "bot.language_set", "bot.stopped", "bot.ics_caption", "reminder.ask",
+    "bot.language_set", "bot.stopped", "bot.ics_caption", "bot.feed_link", "reminder.ask",
     "reminder.answered_come", "reminder.answered_change",
 )
 

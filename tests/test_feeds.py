@@ -477,3 +477,19 @@ def test_a_cli_issued_secret_is_found_by_the_library(feed_cli: PlannerCli) -> No
 
     assert feed is not None
     assert feed.patient_id == 1
+
+
+def test_a_chats_feed_link_is_the_same_each_time_and_never_stored(tmp_path: Path) -> None:
+    moment = datetime(2026, 11, 27, tzinfo=UTC)
+    db = open_database(tmp_path / "clinic.db")
+    patient = Store(db).add_patient(PATIENT_NAME, "ja", None, "test", moment)["id"]
+    feeds = Feeds(db, load_settings(None))
+    first = feeds.for_chat(patient, 1001, moment)
+    assert feeds.for_chat(patient, 1001, moment) == first
+    assert feeds.for_chat(patient, 2002, moment) != first
+    found = feeds.find(first)
+    assert found is not None
+    assert found.patient_id == patient
+    assert not any(first in line for line in dump_database(tmp_path / "clinic.db"))
+    feeds.revoke_chat(1001, moment)
+    assert feeds.find(first) is None
