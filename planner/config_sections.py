@@ -9,13 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from planner.config_reader import Reader
 from planner.model import AUDIENCES
 from planner.reminders import ReminderPolicy, ReminderRule
-
-if TYPE_CHECKING:
-    from planner.config import _Reader
 
 DEFAULT_RULES: list[dict[str, Any]] = [
     {"kind": "collection", "audience": "patient", "days_before": 2, "at": "10:00"},
@@ -57,7 +55,7 @@ class FeedSettings:
     serve_in_bot: bool = True
 
 
-def parse_feed(r: _Reader) -> FeedSettings:
+def parse_feed(r: Reader) -> FeedSettings:
     r.check_keys({"host", "port", "base_url", "cancelled_days", "refresh_minutes",
                   "serve_in_bot"})
     serve = r.table.get("serve_in_bot", True)
@@ -74,7 +72,7 @@ def parse_feed(r: _Reader) -> FeedSettings:
     )
 
 
-def parse_reminders(r: _Reader) -> ReminderPolicy:
+def parse_reminders(r: Reader) -> ReminderPolicy:
     r.check_keys({"quiet_hours", "max_late_minutes", "min_lead_minutes", "digest_time",
                   "digest_roles", "rule"})
     quiet = r.table.get("quiet_hours", ["21:00", "08:00"])
@@ -83,7 +81,7 @@ def parse_reminders(r: _Reader) -> ReminderPolicy:
     else:
         if not (isinstance(quiet, list) and len(quiet) == 2):
             raise r.fail("quiet_hours", 'must be ["HH:MM", "HH:MM"] or []', quiet)
-        pair = type(r)(r.source, {"start": quiet[0], "end": quiet[1]}, f"{r.prefix}quiet_hours.")
+        pair = Reader(r.source, {"start": quiet[0], "end": quiet[1]}, f"{r.prefix}quiet_hours.")
         quiet_start, quiet_end = pair.clock("start", "21:00"), pair.clock("end", "08:00")
     rules_raw = r.table.get("rule", DEFAULT_RULES)
     if not isinstance(rules_raw, list):
@@ -92,7 +90,7 @@ def parse_reminders(r: _Reader) -> ReminderPolicy:
     for index, raw in enumerate(rules_raw):
         if not isinstance(raw, dict):
             raise r.fail(f"rule[{index}]", "must be a table", raw)
-        rules.append(_rule(type(r)(r.source, raw, f"{r.prefix}rule[{index}].")))
+        rules.append(_rule(Reader(r.source, raw, f"{r.prefix}rule[{index}].")))
     return ReminderPolicy(
         rules=tuple(rules),
         quiet_start=quiet_start,
@@ -105,7 +103,7 @@ def parse_reminders(r: _Reader) -> ReminderPolicy:
     )
 
 
-def _rule(r: _Reader) -> ReminderRule:
+def _rule(r: Reader) -> ReminderRule:
     r.check_keys({"kind", "audience", "days_before", "at", "hours_before", "minutes_before"})
     kind = r.text("kind", "")
     audience = r.text("audience", "patient", AUDIENCES)
@@ -123,7 +121,7 @@ def _rule(r: _Reader) -> ReminderRule:
     return ReminderRule(kind, audience, minutes_before=minutes)
 
 
-def parse_bot(r: _Reader) -> BotSettings:
+def parse_bot(r: Reader) -> BotSettings:
     r.check_keys({"token", "username", "base_url", "base_file_url", "link_days",
                   "messages_per_second", "seconds_between_messages_to_one_chat"})
     token = os.environ.get(TOKEN_VARIABLE) or str(r.table.get("token", ""))

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from planner.config import ExportSettings, parse_protocol
+from planner.config import ExportSettings
+from planner.config_protocol import parse_protocol
 from planner.ics import CalendarEntry
 from planner.model import Protocol
 from planner.texts import event_title, initials, patient_description, staff_description

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from planner import bot_texts
-from planner.config import Settings, parse_protocol
+from planner.config import Settings
+from planner.config_protocol import parse_protocol
 from planner.links import Chat
 from planner.model import INFUSION, Protocol
 from planner.outbox import Outbox

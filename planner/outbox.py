@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from planner.config import parse_protocol
+from planner.config_protocol import parse_protocol
 from planner.model import PlannedEvent, Status
 from planner.reminders import ReminderPolicy, reminders_for
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from planner.config import parse_protocol, protocol_to_table
+from planner.config_protocol import parse_protocol, protocol_to_table
 from planner.course import Course, slot_key
 from planner.course_rows import EventRow, NewCourse, PreparedCourse, event_row, prepare_course
 from planner.errors import InputError, NotFoundError, StoreError

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.config import load_settings, parse_protocol, parse_settings, protocol_to_table
+from planner.config import load_settings, parse_settings
+from planner.config_protocol import parse_protocol, protocol_to_table
 from planner.errors import ConfigError
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
