@@ -16,7 +16,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from planner import bot_texts
+from planner import bot_texts, staff_texts
 from planner.clock import Clock
 from planner.config import Settings
 from planner.feed_server import feed_url
@@ -239,8 +239,8 @@ async def _staff_day(update: Update, context: ContextTypes.DEFAULT_TYPE, offset:
     ctx = _ctx(context)
     day: date = ctx.now().date() + timedelta(days=offset)
     visits = ctx.notices.staff_visits(day, day, linked.role, ctx.now())
-    title = bot_texts.day_title(day, linked.lang, relative=relative)
-    await _reply(update, bot_texts.day_text(title, visits, linked.lang))
+    title = staff_texts.day_title(day, linked.lang, relative=relative)
+    await _reply(update, staff_texts.day_text(title, visits, linked.lang))
 
 
 async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -258,7 +258,7 @@ async def week(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = _ctx(context)
     first = ctx.now().date()
     visits = ctx.notices.staff_visits(first, first + timedelta(days=6), linked.role, ctx.now())
-    await _reply(update, bot_texts.week_text(visits, linked.lang))
+    await _reply(update, staff_texts.week_text(visits, linked.lang))
 
 
 async def unconfirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -269,7 +269,7 @@ async def unconfirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     first = ctx.now().date()
     visits = ctx.notices.staff_visits(first, first + timedelta(days=7), None, ctx.now(),
                                       only_unconfirmed=True)
-    await _reply(update, bot_texts.unconfirmed_text(visits, linked.lang))
+    await _reply(update, staff_texts.unconfirmed_text(visits, linked.lang))
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

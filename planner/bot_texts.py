@@ -18,10 +18,9 @@ already be in the clinic's zone.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import groupby
 from pathlib import Path
 
 from planner.monthview import day_marks, render_months
@@ -30,8 +29,6 @@ from planner.texts import (
     LANGUAGES,
     Messages,
     event_title,
-    format_day,
-    format_time_range,
     format_when,
     load_messages,
 )
@@ -67,16 +64,16 @@ class Visit:
     confirmed: str | None = None
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _bold(text: str) -> str:
+def bold(text: str) -> str:
     return f"<b>{text}</b>"
 
 
 @dataclass(frozen=True)
-class _Words:
+class Words:
     """One language's catalogue; every text it hands out is already HTML-escaped."""
 
     lang: str
@@ -90,16 +87,16 @@ class _Words:
         return self.messages.format(key, **values)
 
     def text(self, key: str, **values: object) -> str:
-        return _escape(self.plain(key, **values))
+        return escape(self.plain(key, **values))
 
     def optional(self, key: str) -> str | None:
-        return _escape(self.messages.get(key)) if key in self.messages else None
+        return escape(self.messages.get(key)) if key in self.messages else None
 
     def title(self, visit: Visit) -> str:
         title = event_title(
             visit.kind, visit.seq, visit.total, self.lang, override_dir=self.override_dir
         )
-        return _escape(title)
+        return escape(title)
 
 
 # --- patients: reminders ----------------------------------------------------------------
@@ -138,16 +135,16 @@ def reminder_text(
 ) -> str:
     """The reminder for one visit: when (``明日のご予定です``), what, the day and time, the
     patient's instructions for that kind of visit, and a line asking to tap a button."""
-    words = _Words(lang, override_dir)
+    words = Words(lang, override_dir)
     heading = words.text("reminder.heading", when=when_words(when_label, lang,
                                                              override_dir=override_dir))
-    lines = [_bold(heading), *_visit_block(visit, words), "", words.text("reminder.ask")]
+    lines = [bold(heading), *_visit_block(visit, words), "", words.text("reminder.ask")]
     return "\n".join(lines)
 
 
-def _visit_block(visit: Visit, words: _Words) -> list[str]:
+def _visit_block(visit: Visit, words: Words) -> list[str]:
     """The visit's title, its day and time in bold, then its instructions if any."""
-    lines = [words.title(visit), _bold(_escape(visit_time(visit, words.lang)))]
+    lines = [words.title(visit), bold(escape(visit_time(visit, words.lang)))]
     instructions = words.optional(f"{visit.kind}.instructions")
     return [*lines, "", instructions] if instructions else lines
 
@@ -176,7 +173,7 @@ def answered_text(
     ``original_html`` is our own reminder (or Telegram's HTML of it): it is kept as is."""
     if answer not in ANSWERS:
         raise ValueError(f"answer must be one of {', '.join(ANSWERS)}, got {answer!r}")
-    words = _Words(lang, override_dir)
+    words = Words(lang, override_dir)
     buttons = dict(zip(ANSWERS, answer_buttons(lang, override_dir=override_dir), strict=True))
     endings = {words.plain("reminder.ask")} | {
         words.plain(f"reminder.answered_{name}", answer=button) for name, button in buttons.items()
@@ -185,7 +182,7 @@ def answered_text(
     while lines and (visible_text(lines[-1]).strip() in endings or not lines[-1].strip()):
         lines.pop()
     answered = words.text(f"reminder.answered_{answer}", answer=buttons[answer])
-    return "\n".join([*lines, "", _bold(answered)])
+    return "\n".join([*lines, "", bold(answered)])
 
 
 # --- patients: commands -----------------------------------------------------------------
@@ -195,10 +192,10 @@ def next_visit_text(
     visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
 ) -> str:
     """/next: the first of ``visits`` (the caller sorts and filters), or "no visits"."""
-    words = _Words(lang, override_dir)
+    words = Words(lang, override_dir)
     if not visits:
         return words.text("label.no_visits")
-    return "\n".join([_bold(words.text("label.next_visit")), *_visit_block(visits[0], words)])
+    return "\n".join([bold(words.text("label.next_visit")), *_visit_block(visits[0], words)])
 
 
 def schedule_text(
@@ -212,7 +209,7 @@ def schedule_text(
     cancelled one struck through), then the months from the first visit to the last in a
     ``<pre>`` block, closed days marked by ``closed``. Cancelled visits get no calendar mark.
     """
-    words = _Words(lang, override_dir)
+    words = Words(lang, override_dir)
     if not visits:
         return words.text("label.no_visits")
     ordered = sorted(visits, key=lambda visit: visit.start)
@@ -225,16 +222,16 @@ def schedule_text(
         marks, lang=lang, closed=closed, first=ordered[0].start.date(),
         last=ordered[-1].start.date(), override_dir=override_dir,
     )
-    heading = _bold(words.text("bot.schedule_title"))
-    return "\n".join([heading, *lines, "", f"<pre>{_escape(months.rstrip())}</pre>"])
+    heading = bold(words.text("bot.schedule_title"))
+    return "\n".join([heading, *lines, "", f"<pre>{escape(months.rstrip())}</pre>"])
 
 
-def _schedule_line(visit: Visit, words: _Words) -> str:
-    return _with_status(f"{_escape(format_when(visit.start, words.lang))} {words.title(visit)}",
+def _schedule_line(visit: Visit, words: Words) -> str:
+    return with_status(f"{escape(format_when(visit.start, words.lang))} {words.title(visit)}",
                         visit.status, words)
 
 
-def _with_status(line: str, status: str, words: _Words) -> str:
+def with_status(line: str, status: str, words: Words) -> str:
     """``line`` as is for a planned visit, else with its status note; struck if cancelled."""
     if status == "scheduled":
         return line
@@ -245,13 +242,13 @@ def _with_status(line: str, status: str, words: _Words) -> str:
 
 def help_text(lang: str, *, staff: bool, override_dir: Path | None = None) -> str:
     """/help: the commands this person can use, one per line, then a short note."""
-    words = _Words(lang, override_dir)
+    words = Words(lang, override_dir)
     names = (*STAFF_COMMANDS, "language", "stop", "help") if staff else PATIENT_COMMANDS
     lines = [f"/{name} — {words.text(f'commands.{name}')}" for name in names]
     come, change = answer_buttons(lang, override_dir=override_dir)
     note = (words.text("bot.help_staff") if staff
             else words.text("bot.help_patient", come=come, change=change))
-    return "\n".join([_bold(words.text("bot.help_title")), *lines, "", note])
+    return "\n".join([bold(words.text("bot.help_title")), *lines, "", note])
 
 
 def welcome_text(
@@ -264,7 +261,7 @@ def welcome_text(
 ) -> str:
     """After a successful ``/start <code>``: a patient, a family member (``family_name``,
     reminded of the patient ``name``'s visits) or a staff member (``staff``)."""
-    words = _Words(lang, override_dir)
+    words = Words(lang, override_dir)
     if staff:
         return words.text("bot.welcome_staff", name=name)
     if family_name:
@@ -275,34 +272,34 @@ def welcome_text(
 def generic_text(lang: str, *, override_dir: Path | None = None) -> str:
     """The one answer to anyone not linked, a bad or used code, or a patient trying a staff
     command. It names nobody and says nothing about whether a code existed."""
-    return _Words(lang, override_dir).text("bot.generic")
+    return Words(lang, override_dir).text("bot.generic")
 
 
 def throttled_text(lang: str, *, override_dir: Path | None = None) -> str:
     """Asked too often: please wait and try again."""
-    return _Words(lang, override_dir).text("bot.throttled")
+    return Words(lang, override_dir).text("bot.throttled")
 
 
 def language_text(lang: str, *, override_dir: Path | None = None) -> str:
     """Confirms the switch, written in the new language ``lang``."""
-    return _Words(lang, override_dir).text("bot.language_set")
+    return Words(lang, override_dir).text("bot.language_set")
 
 
 def stop_text(lang: str, *, override_dir: Path | None = None) -> str:
     """/stop: the chat is unlinked and gets no more reminders."""
-    return _Words(lang, override_dir).text("bot.stopped")
+    return Words(lang, override_dir).text("bot.stopped")
 
 
 def ics_caption(lang: str, *, override_dir: Path | None = None) -> str:
     """The caption under the .ics file /ics sends (well under Telegram's 1024 characters)."""
-    return _Words(lang, override_dir).text("bot.ics_caption")
+    return Words(lang, override_dir).text("bot.ics_caption")
 
 
 def feed_link_text(url: str, lang: str, *, override_dir: Path | None = None) -> str:
     """The secret calendar subscription link, in ``<code>`` so a tap copies it (a
     ``webcal://`` link would not be accepted inside ``<a href>``)."""
-    words = _Words(lang, override_dir)
-    return f"{words.text('bot.feed_link')}\n<code>{_escape(url)}</code>"
+    words = Words(lang, override_dir)
+    return f"{words.text('bot.feed_link')}\n<code>{escape(url)}</code>"
 
 
 # --- the command menu -------------------------------------------------------------------
@@ -319,175 +316,3 @@ def bot_commands(
 
 
 BOT_COMMANDS: dict[str, list[tuple[str, str]]] = {lang: bot_commands(lang) for lang in LANGUAGES}
-
-
-# --- staff ------------------------------------------------------------------------------
-
-
-def day_title(
-    day: date, lang: str, *, relative: str | None = None, override_dir: Path | None = None
-) -> str:
-    """A plain-text title for :func:`day_text`: ``本日 12月7日(月)の予定`` when ``relative`` is
-    ``"today"``, ``明日 …`` for ``"tomorrow"``, the bare day for None; else ValueError."""
-    keys = {"today": "day_today", "tomorrow": "day_tomorrow", None: "day_other"}
-    if relative not in keys:
-        raise ValueError(f"relative must be 'today', 'tomorrow' or None, got {relative!r}")
-    messages = load_messages(lang, override_dir)
-    return messages.format(f"staff.{keys[relative]}", day=format_day(day, lang))
-
-
-def patient_label(name: str, patient_id: int, lang: str, *,
-                  override_dir: Path | None = None) -> str:
-    """``山田 太郎 (#12)`` (plain text); ``#12`` when the name is blank."""
-    messages = load_messages(lang, override_dir)
-    if not name.strip():
-        return messages.format("staff.patient_no_name", id=patient_id)
-    return messages.format("staff.patient", name=name, id=patient_id)
-
-
-def _staff_line(visit: Visit, words: _Words, *, with_day: bool) -> str:
-    """``10:00–11:00 ✓ title — name (#id)``; with the day when the list spans days."""
-    when = (visit_time(visit, words.lang) if with_day
-            else format_time_range(visit.start, visit.end, words.lang))
-    answer = visit.confirmed if visit.confirmed in ANSWERS else "none"
-    mark = words.text(f"staff.mark_{answer}")
-    label = patient_label(visit.patient_name, visit.patient_id, words.lang,
-                          override_dir=words.override_dir)
-    line = f"{_escape(when)} {mark} {words.title(visit)} — {_escape(label)}"
-    return _with_status(line, visit.status, words)
-
-
-def _staff_list(visits: Iterable[Visit], words: _Words, *, with_day: bool) -> list[str]:
-    ordered = sorted(visits, key=lambda visit: visit.start)
-    return [_staff_line(visit, words, with_day=with_day) for visit in ordered]
-
-
-def _legend(words: _Words) -> str:
-    marks = {name: words.plain(f"staff.mark_{name}") for name in ("come", "change", "none")}
-    return f"<i>{words.text('staff.marks_legend', **marks)}</i>"
-
-
-def day_text(
-    title: str, visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
-) -> str:
-    """/today, /tomorrow: ``title`` (plain text, e.g. from :func:`day_title`), then one line
-    per visit by start time with the answer mark, and the marks' legend."""
-    words = _Words(lang, override_dir)
-    lines = _staff_list(visits, words, with_day=False)
-    body = [*lines, "", _legend(words)] if lines else [words.text("staff.nothing_planned")]
-    return "\n".join([_bold(_escape(title)), *body])
-
-
-def week_text(visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None) -> str:
-    """/week: the visits grouped under a bold day heading each, days in order."""
-    words = _Words(lang, override_dir)
-    lines = [_bold(words.text("staff.week_title"))]
-    if not visits:
-        return "\n".join([*lines, words.text("staff.nothing_planned")])
-    ordered = sorted(visits, key=lambda visit: visit.start)
-    for day, group in groupby(ordered, key=lambda visit: visit.start.date()):
-        lines += ["", _bold(_escape(format_day(day, lang)))]
-        lines += _staff_list(group, words, with_day=False)
-    return "\n".join([*lines, "", _legend(words)])
-
-
-def unconfirmed_text(
-    visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
-) -> str:
-    """/unconfirmed: the visits the caller found without an answer, with day and time."""
-    words = _Words(lang, override_dir)
-    lines = _staff_list(visits, words, with_day=True) or [words.text("staff.all_answered")]
-    return "\n".join([_bold(words.text("staff.unconfirmed_title")), *lines])
-
-
-def digest_text(
-    role: str,
-    day: date,
-    visits: Sequence[Visit],
-    unconfirmed: Sequence[Visit],
-    lang: str,
-    *,
-    override_dir: Path | None = None,
-) -> str:
-    """The morning digest for a staff ``role``: ``day``'s visits for that role, then
-    ``unconfirmed`` (e.g. the next day's infusions the patient has not answered yet), each
-    with its day. A role the catalogue has no word for is shown as given."""
-    words = _Words(lang, override_dir)
-    role_key = f"staff.role_{role}"
-    role_word = words.plain(role_key) if role_key in words.messages else role
-    title = words.text("staff.digest_title", day=format_day(day, lang), role=role_word)
-    today = _staff_list(visits, words, with_day=False) or [words.text("staff.nothing_planned")]
-    waiting = (_staff_list(unconfirmed, words, with_day=True)
-               or [words.text("staff.all_answered")])
-    heading = _bold(words.text("staff.digest_unconfirmed"))
-    return "\n".join([_bold(title), *today, "", heading, *waiting])
-
-
-# --- staff alerts -----------------------------------------------------------------------
-
-
-def _alert(words: _Words, name: str, *lines: str) -> str:
-    return "\n".join([_bold(words.text(f"alert.{name}_title")), *lines])
-
-
-def _about(visit: Visit, words: _Words) -> list[str]:
-    """Who and what an alert is about: the patient label, the visit and its time."""
-    label = patient_label(visit.patient_name, visit.patient_id, words.lang,
-                          override_dir=words.override_dir)
-    return [_escape(label), f"{_escape(visit_time(visit, words.lang))} {words.title(visit)}"]
-
-
-def _reason(reason: str, words: _Words) -> list[str]:
-    """The reason line (none for a blank reason): a known code in words, else as given."""
-    if not reason.strip():
-        return []
-    word = words.plain(f"alert.reason_{reason}") if reason in REASONS else reason
-    return [words.text("alert.reason", reason=word)]
-
-
-def alert_change_requested(
-    visit: Visit, lang: str, *, override_dir: Path | None = None
-) -> str:
-    """The patient pressed "I need to change" under this visit's reminder."""
-    words = _Words(lang, override_dir)
-    button = answer_buttons(lang, override_dir=override_dir)[1]
-    body = words.text("alert.change_body", answer=button)
-    return _alert(words, "change", *_about(visit, words), body)
-
-
-def alert_unreachable(
-    patient_name: str,
-    patient_id: int,
-    reason: str,
-    lang: str,
-    *,
-    override_dir: Path | None = None,
-) -> str:
-    """Messages no longer reach a patient. ``reason`` is ``blocked``, ``chat_not_found``,
-    ``deactivated`` (worded from the catalogue) or any text (shown as given)."""
-    words = _Words(lang, override_dir)
-    label = patient_label(patient_name, patient_id, lang, override_dir=override_dir)
-    return _alert(words, "unreachable", _escape(label), words.text("alert.unreachable_body"),
-                  *_reason(reason, words))
-
-
-def alert_delivery_failed(
-    visit: Visit, reason: str, lang: str, *, override_dir: Path | None = None
-) -> str:
-    """A reminder for ``visit`` could not be delivered; ``reason`` as for
-    :func:`alert_unreachable`."""
-    words = _Words(lang, override_dir)
-    return _alert(words, "delivery_failed", *_about(visit, words), *_reason(reason, words),
-                  words.text("alert.delivery_failed_body"))
-
-
-def alert_lab_notice(description: str, lang: str, *, override_dir: Path | None = None) -> str:
-    """A change inside the culture lab's notice window; ``description`` says what moved."""
-    words = _Words(lang, override_dir)
-    return _alert(words, "lab_notice", words.text("alert.lab_notice_body"), _escape(description))
-
-
-def alert_no_chat(visit: Visit, lang: str, *, override_dir: Path | None = None) -> str:
-    """A reminder for ``visit`` was due but the patient has no linked chat."""
-    words = _Words(lang, override_dir)
-    return _alert(words, "no_chat", *_about(visit, words), words.text("alert.no_chat_body"))

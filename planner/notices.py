@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from planner import bot_texts
+from planner import bot_texts, staff_texts
 from planner.config import Settings
 from planner.config_protocol import parse_protocol
 from planner.links import Chat
@@ -151,16 +151,16 @@ class Notices:
         detail = json.loads(alert["detail"] or "{}")
         kind = alert["kind"]
         if kind == "lab_notice":
-            return bot_texts.alert_lab_notice("\n".join(detail.get("changes", [])), lang)
+            return staff_texts.alert_lab_notice("\n".join(detail.get("changes", [])), lang)
         if kind == "unreachable":
             name, patient_id = self._person(alert["patient_id"], detail.get("staff_id"))
-            return bot_texts.alert_unreachable(name, patient_id, _reason(detail), lang)
+            return staff_texts.alert_unreachable(name, patient_id, _reason(detail), lang)
         visit = self._event_visit(alert["event_id"])
         if kind == "change_requested":
-            return bot_texts.alert_change_requested(visit, lang)
+            return staff_texts.alert_change_requested(visit, lang)
         if kind == "no_chat":
-            return bot_texts.alert_no_chat(visit, lang)
-        return bot_texts.alert_delivery_failed(visit, _reason(detail), lang)
+            return staff_texts.alert_no_chat(visit, lang)
+        return staff_texts.alert_delivery_failed(visit, _reason(detail), lang)
 
     def _person(self, patient_id: int | None, staff_id: int | None) -> tuple[str, int]:
         if patient_id is not None:
@@ -181,7 +181,7 @@ class Notices:
         visits = self.staff_visits(day, day, role, moment)
         waiting = self.staff_visits(day, day + timedelta(days=1), None, moment,
                                     only_unconfirmed=True)
-        return bot_texts.digest_text(role, day, visits, waiting, chat.lang)
+        return staff_texts.digest_text(role, day, visits, waiting, chat.lang)
 
 
 def _reason(detail: dict[str, Any]) -> str:

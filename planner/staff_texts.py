@@ -1,0 +1,194 @@
+"""What staff read in the bot: day and week lists, the morning digest, alerts.
+
+Built on ``planner.bot_texts`` (visits, words, escaping); every piece of user data is
+escaped, so a patient named ``<b>A&B</b>`` shows as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from itertools import groupby
+from pathlib import Path
+
+from planner.bot_texts import (
+    ANSWERS,
+    REASONS,
+    Visit,
+    Words,
+    answer_buttons,
+    bold,
+    escape,
+    visit_time,
+    with_status,
+)
+from planner.texts import format_day, format_time_range, load_messages
+
+
+def day_title(
+    day: date, lang: str, *, relative: str | None = None, override_dir: Path | None = None
+) -> str:
+    """A plain-text title for :func:`day_text`: ``本日 12月7日(月)の予定`` when ``relative`` is
+    ``"today"``, ``明日 …`` for ``"tomorrow"``, the bare day for None; else ValueError."""
+    keys = {"today": "day_today", "tomorrow": "day_tomorrow", None: "day_other"}
+    if relative not in keys:
+        raise ValueError(f"relative must be 'today', 'tomorrow' or None, got {relative!r}")
+    messages = load_messages(lang, override_dir)
+    return messages.format(f"staff.{keys[relative]}", day=format_day(day, lang))
+
+
+def patient_label(name: str, patient_id: int, lang: str, *,
+                  override_dir: Path | None = None) -> str:
+    """``山田 太郎 (#12)`` (plain text); ``#12`` when the name is blank."""
+    messages = load_messages(lang, override_dir)
+    if not name.strip():
+        return messages.format("staff.patient_no_name", id=patient_id)
+    return messages.format("staff.patient", name=name, id=patient_id)
+
+
+def _staff_line(visit: Visit, words: Words, *, with_day: bool) -> str:
+    """``10:00–11:00 ✓ title — name (#id)``; with the day when the list spans days."""
+    when = (visit_time(visit, words.lang) if with_day
+            else format_time_range(visit.start, visit.end, words.lang))
+    answer = visit.confirmed if visit.confirmed in ANSWERS else "none"
+    mark = words.text(f"staff.mark_{answer}")
+    label = patient_label(visit.patient_name, visit.patient_id, words.lang,
+                          override_dir=words.override_dir)
+    line = f"{escape(when)} {mark} {words.title(visit)} — {escape(label)}"
+    return with_status(line, visit.status, words)
+
+
+def _staff_list(visits: Iterable[Visit], words: Words, *, with_day: bool) -> list[str]:
+    ordered = sorted(visits, key=lambda visit: visit.start)
+    return [_staff_line(visit, words, with_day=with_day) for visit in ordered]
+
+
+def _legend(words: Words) -> str:
+    marks = {name: words.plain(f"staff.mark_{name}") for name in ("come", "change", "none")}
+    return f"<i>{words.text('staff.marks_legend', **marks)}</i>"
+
+
+def day_text(
+    title: str, visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
+) -> str:
+    """/today, /tomorrow: ``title`` (plain text, e.g. from :func:`day_title`), then one line
+    per visit by start time with the answer mark, and the marks' legend."""
+    words = Words(lang, override_dir)
+    lines = _staff_list(visits, words, with_day=False)
+    body = [*lines, "", _legend(words)] if lines else [words.text("staff.nothing_planned")]
+    return "\n".join([bold(escape(title)), *body])
+
+
+def week_text(visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None) -> str:
+    """/week: the visits grouped under a bold day heading each, days in order."""
+    words = Words(lang, override_dir)
+    lines = [bold(words.text("staff.week_title"))]
+    if not visits:
+        return "\n".join([*lines, words.text("staff.nothing_planned")])
+    ordered = sorted(visits, key=lambda visit: visit.start)
+    for day, group in groupby(ordered, key=lambda visit: visit.start.date()):
+        lines += ["", bold(escape(format_day(day, lang)))]
+        lines += _staff_list(group, words, with_day=False)
+    return "\n".join([*lines, "", _legend(words)])
+
+
+def unconfirmed_text(
+    visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
+) -> str:
+    """/unconfirmed: the visits the caller found without an answer, with day and time."""
+    words = Words(lang, override_dir)
+    lines = _staff_list(visits, words, with_day=True) or [words.text("staff.all_answered")]
+    return "\n".join([bold(words.text("staff.unconfirmed_title")), *lines])
+
+
+def digest_text(
+    role: str,
+    day: date,
+    visits: Sequence[Visit],
+    unconfirmed: Sequence[Visit],
+    lang: str,
+    *,
+    override_dir: Path | None = None,
+) -> str:
+    """The morning digest for a staff ``role``: ``day``'s visits for that role, then
+    ``unconfirmed`` (e.g. the next day's infusions the patient has not answered yet), each
+    with its day. A role the catalogue has no word for is shown as given."""
+    words = Words(lang, override_dir)
+    role_key = f"staff.role_{role}"
+    role_word = words.plain(role_key) if role_key in words.messages else role
+    title = words.text("staff.digest_title", day=format_day(day, lang), role=role_word)
+    today = _staff_list(visits, words, with_day=False) or [words.text("staff.nothing_planned")]
+    waiting = (_staff_list(unconfirmed, words, with_day=True)
+               or [words.text("staff.all_answered")])
+    heading = bold(words.text("staff.digest_unconfirmed"))
+    return "\n".join([bold(title), *today, "", heading, *waiting])
+
+
+# --- staff alerts -----------------------------------------------------------------------
+
+
+def _alert(words: Words, name: str, *lines: str) -> str:
+    return "\n".join([bold(words.text(f"alert.{name}_title")), *lines])
+
+
+def _about(visit: Visit, words: Words) -> list[str]:
+    """Who and what an alert is about: the patient label, the visit and its time."""
+    label = patient_label(visit.patient_name, visit.patient_id, words.lang,
+                          override_dir=words.override_dir)
+    return [escape(label), f"{escape(visit_time(visit, words.lang))} {words.title(visit)}"]
+
+
+def _reason(reason: str, words: Words) -> list[str]:
+    """The reason line (none for a blank reason): a known code in words, else as given."""
+    if not reason.strip():
+        return []
+    word = words.plain(f"alert.reason_{reason}") if reason in REASONS else reason
+    return [words.text("alert.reason", reason=word)]
+
+
+def alert_change_requested(
+    visit: Visit, lang: str, *, override_dir: Path | None = None
+) -> str:
+    """The patient pressed "I need to change" under this visit's reminder."""
+    words = Words(lang, override_dir)
+    button = answer_buttons(lang, override_dir=override_dir)[1]
+    body = words.text("alert.change_body", answer=button)
+    return _alert(words, "change", *_about(visit, words), body)
+
+
+def alert_unreachable(
+    patient_name: str,
+    patient_id: int,
+    reason: str,
+    lang: str,
+    *,
+    override_dir: Path | None = None,
+) -> str:
+    """Messages no longer reach a patient. ``reason`` is ``blocked``, ``chat_not_found``,
+    ``deactivated`` (worded from the catalogue) or any text (shown as given)."""
+    words = Words(lang, override_dir)
+    label = patient_label(patient_name, patient_id, lang, override_dir=override_dir)
+    return _alert(words, "unreachable", escape(label), words.text("alert.unreachable_body"),
+                  *_reason(reason, words))
+
+
+def alert_delivery_failed(
+    visit: Visit, reason: str, lang: str, *, override_dir: Path | None = None
+) -> str:
+    """A reminder for ``visit`` could not be delivered; ``reason`` as for
+    :func:`alert_unreachable`."""
+    words = Words(lang, override_dir)
+    return _alert(words, "delivery_failed", *_about(visit, words), *_reason(reason, words),
+                  words.text("alert.delivery_failed_body"))
+
+
+def alert_lab_notice(description: str, lang: str, *, override_dir: Path | None = None) -> str:
+    """A change inside the culture lab's notice window; ``description`` says what moved."""
+    words = Words(lang, override_dir)
+    return _alert(words, "lab_notice", words.text("alert.lab_notice_body"), escape(description))
+
+
+def alert_no_chat(visit: Visit, lang: str, *, override_dir: Path | None = None) -> str:
+    """A reminder for ``visit`` was due but the patient has no linked chat."""
+    words = Words(lang, override_dir)
+    return _alert(words, "no_chat", *_about(visit, words), words.text("alert.no_chat_body"))
