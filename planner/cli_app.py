@@ -94,7 +94,7 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None) -> Non
     Example:
       planner init
       planner patient add "山田 太郎" --lang ja --mrn 12345
-      planner plan 1 --first-infusion 2026-12-07
+      planner plan 1 --first-infusion 2027-06-07
       planner show 1
     """
     app = ctx.ensure_object(App)

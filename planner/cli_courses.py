@@ -34,7 +34,7 @@ def plan(app: App, patient_id: int, first_infusion: date | None, collection: dat
 
     \b
     Examples:
-      planner plan 1 --first-infusion 2026-12-07
+      planner plan 1 --first-infusion 2027-06-07
       planner plan 1 --collection 2026-11-16 --protocol ank
     """
     if (first_infusion is None) == (collection is None):
@@ -156,8 +156,8 @@ def plan_many(app: App, file: Any, as_json: bool) -> None:
     \b
     courses.csv:
       patient_id,first_infusion,collection,protocol
-      1,2026-12-07,,
-      2,,2026-11-16,ank
+      1,2027-06-07,,
+      2,,2027-05-17,ank
     """
     requests = read_course_requests(file)
     results = app.planner.plan_many([request for _, request in requests])
