@@ -35,7 +35,7 @@ def plan(app: App, patient_id: int, first_infusion: date | None, collection: dat
     \b
     Examples:
       planner plan 1 --first-infusion 2027-06-07
-      planner plan 1 --collection 2026-11-16 --protocol ank
+      planner plan 1 --collection 2027-05-17 --protocol ank
     """
     if (first_infusion is None) == (collection is None):
         raise InputError("give exactly one of --first-infusion and --collection")
