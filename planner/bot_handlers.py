@@ -147,13 +147,20 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _reply(update, bot_texts.help_text(linked.lang, staff=linked.staff_id is not None))
 
 
-async def _patient(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
-    """The chat if it is a patient's (or family's); else the generic answer is sent."""
+async def _linked_as(update: Update, context: ContextTypes.DEFAULT_TYPE, *, staff: bool
+                    ) -> Chat | None:
+    """The chat if it is linked to a staff member (``staff``) or a patient (or family);
+    anyone else gets the generic answer, which says nothing about anybody."""
     linked = _linked(update, context)
-    if linked is None or linked.patient_id is None:
+    person = None if linked is None else (linked.staff_id if staff else linked.patient_id)
+    if linked is None or person is None:
         await _reply(update, bot_texts.generic_text(linked.lang if linked else _language(update)))
         return None
     return linked
+
+
+async def _patient(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
+    return await _linked_as(update, context, staff=False)
 
 
 async def next_visit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -224,11 +231,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
-    linked = _linked(update, context)
-    if linked is None or linked.staff_id is None:
-        await _reply(update, bot_texts.generic_text(linked.lang if linked else _language(update)))
-        return None
-    return linked
+    return await _linked_as(update, context, staff=True)
 
 
 async def _staff_day(update: Update, context: ContextTypes.DEFAULT_TYPE, offset: int,

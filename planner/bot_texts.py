@@ -26,7 +26,6 @@ from pathlib import Path
 from planner.monthview import day_marks, render_months
 from planner.telegram_html import visible_text
 from planner.texts import (
-    LANGUAGES,
     Messages,
     event_title,
     format_when,
@@ -315,4 +314,3 @@ def bot_commands(
     return [(name, messages.get(f"commands.{name}")) for name in names]
 
 
-BOT_COMMANDS: dict[str, list[tuple[str, str]]] = {lang: bot_commands(lang) for lang in LANGUAGES}

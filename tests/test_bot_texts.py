@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.bot_texts import (
-    BOT_COMMANDS,
     PATIENT_COMMANDS,
     STAFF_COMMANDS,
     Visit,
@@ -344,20 +343,20 @@ def test_feed_link_shows_the_url_escaped_in_code() -> None:
 
 
 def test_bot_commands_have_valid_names_and_descriptions() -> None:
-    for commands in BOT_COMMANDS.values():
+    for commands in (bot_commands(lang) for lang in LANGS):
         for name, description in commands:
             assert re.fullmatch(r"[a-z0-9_]{1,32}", name)
             assert 1 <= len(description.strip()) <= 256
 
 
 def test_bot_commands_list_patient_commands_then_staff_commands() -> None:
-    for commands in BOT_COMMANDS.values():
+    for commands in (bot_commands(lang) for lang in LANGS):
         assert [name for name, _ in commands] == [*PATIENT_COMMANDS, *STAFF_COMMANDS]
 
 
 def test_bot_commands_are_described_in_their_own_language() -> None:
-    assert all(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", d) for _, d in BOT_COMMANDS["ja"])
-    assert all(re.match(r"[A-Z]", description) for _, description in BOT_COMMANDS["en"])
+    assert all(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", d) for _, d in bot_commands("ja"))
+    assert all(re.match(r"[A-Z]", description) for _, description in bot_commands("en"))
 
 
 def test_bot_commands_for_a_patient_chat_leave_out_staff_commands() -> None:
