@@ -802,13 +802,12 @@ def test_demo_runs_with_no_database_and_no_config_and_writes_a_calendar(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PLANNER_DB", raising=False)
     monkeypatch.delenv("PLANNER_CONFIG", raising=False)
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path) as here:
-        result = runner.invoke(cli, ["demo", "-o", "demo.ics"], obj=App(clock=FixedClock(NOW)))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["demo", "-o", "demo.ics"], obj=App(clock=FixedClock(NOW)))
 
-        assert result.exit_code == 0, result.output
-        assert os.listdir(here) == ["demo.ics"]  # no database left behind
-        data = Path(here, "demo.ics").read_bytes()
+    assert result.exit_code == 0, result.output
+    assert os.listdir(tmp_path) == ["demo.ics"]  # no database left behind
+    data = Path(tmp_path, "demo.ics").read_bytes()
     check_ics(data)
     assert data.count(b"BEGIN:VEVENT") == 18
     assert "Calendar written to demo.ics" in result.output
