@@ -90,6 +90,13 @@ class App:
     def store(self) -> Store:
         return self.planner.store
 
+    def close(self) -> None:
+        """Close the database if a command opened it (tests run many commands in one
+        process; a connection left to the garbage collector checkpoints at a random time)."""
+        if self._planner is not None:
+            self._planner.store.db.close()
+            self._planner = None
+
 
 pass_app = click.make_pass_decorator(App)
 

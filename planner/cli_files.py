@@ -105,9 +105,7 @@ def demo(ctx: click.Context, output: Path) -> None:
         try:
             _run_demo(app, output)
         finally:
-            if app._planner is not None:
-                app._planner.store.db.close()
-                app._planner = None
+            app.close()
     if explicit:
         click.echo(f"The sample patient, nurse and course are in {app.database_path.absolute()}.")
     else:
