@@ -41,7 +41,7 @@ from planner.bot_process import InstanceLock, configure_logging
 from planner.clock import Clock, SystemClock
 from planner.config import Settings, load_settings
 from planner.config_sections import TOKEN_VARIABLE
-from planner.database import DEFAULT_BUSY_TIMEOUT, check_database_file, database_error
+from planner.database import DEFAULT_BUSY_TIMEOUT, database_error
 from planner.dispatch import Dispatcher, Sender
 from planner.errors import DatabaseBusyError, PlannerError
 from planner.feed_server import FeedService, start_feed_server
@@ -267,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.console and not settings.bot.token:
             print(NO_TOKEN, file=sys.stderr)  # noqa: T201 - the bot's command line
             return 2
-        check_database_file(path, create=False)  # before the lock file is made next to it
+        db = open_bot_database(path, settings.busy_timeout)  # before a lock file is made
         lock = InstanceLock(path)
-        lock.acquire()
-        db = open_bot_database(path, settings.busy_timeout)
+        try:
+            lock.acquire()
+        except PlannerError:
+            db.close()
+            raise
     except PlannerError as error:
         print(f"Error: {error}", file=sys.stderr)  # noqa: T201
         return 2
