@@ -114,7 +114,8 @@ def _actor() -> str:
                    "config.example.toml. Also read from PLANNER_CONFIG.")
 @click.option("--db", "db_path", envvar="PLANNER_DB", metavar="PATH",
               help="SQLite database file. Default: [database] path in the config, "
-                   "planner.db. Also read from PLANNER_DB.")
+                   "planner.db. Also read from PLANNER_DB. Only `planner init` "
+                   "creates it.")
 @click.version_option(package_name="ank-planner")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, db_path: str | None) -> None:
