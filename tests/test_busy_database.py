@@ -24,7 +24,8 @@ import pytest
 from planner import service
 from planner.bot import RETRY_DELAY, DispatchLoop
 from planner.clock import FixedClock
-from planner.config import Settings, load_settings
+from planner.config import Settings, load_settings, parse_settings
+from planner.errors import PlanningError
 from planner.service import Planner
 from planner.store import Store, open_database
 from tests.conftest import PlannerCli, tokyo
@@ -210,6 +211,51 @@ def test_two_nurses_rescheduling_one_course_at_once_lose_neither_change(
 
     assert errors == []
     assert starts(clinic.db, collection, follow_up) == ["2027-05-18", "2027-07-16"]
+
+
+def test_two_nurses_planning_into_the_last_chair_at_once_never_double_book_it(
+        planner_cli: PlannerCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = parse_settings({"clinic": {"infusion_chairs": 1}}, "one chair")
+    for name in ("山田 太郎", "佐藤 一郎"):
+        planner_cli.ok("patient", "add", name, at=MAY_10_2027)
+    a_has_planned, b_finished = threading.Event(), threading.Event()
+    plan_course = service.plan_course
+
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        result = plan_course(*args, **kwargs)
+        if threading.current_thread().name == "nurse-a":
+            a_has_planned.set()
+            b_finished.wait(1.5)
+        return result
+
+    monkeypatch.setattr(service, "plan_course", paused)
+    outcomes: list[str] = []
+
+    def plan(patient_id: int) -> None:  # both from the first infusion on Mon 2027-06-07
+        if patient_id == 2:
+            a_has_planned.wait(5)
+        try:
+            nurse(planner_cli.db, settings).plan(patient_id, first_infusion=date(2027, 6, 7))
+            outcomes.append("planned")
+        except PlanningError as error:
+            outcomes.append(f"refused: {error}")
+        finally:
+            b_finished.set()
+
+    threads = [threading.Thread(target=plan, args=(1,), name="nurse-a"),
+               threading.Thread(target=plan, args=(2,), name="nurse-b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    connection = sqlite3.connect(str(planner_cli.db))
+    shared = connection.execute(
+        "SELECT start, COUNT(*) FROM events WHERE kind = 'infusion' GROUP BY start"
+        " HAVING COUNT(*) > 1").fetchall()
+    connection.close()
+    assert len(outcomes) == 2
+    assert shared == []
 
 
 # -- the bot's dispatcher ------------------------------------------------------------------
