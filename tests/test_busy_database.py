@@ -17,15 +17,16 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from planner import service
+from planner import bot, service
 from planner.bot import RETRY_DELAY, DispatchLoop
 from planner.clock import FixedClock
 from planner.config import Settings, load_settings, parse_settings
-from planner.errors import PlanningError
+from planner.errors import DatabaseBusyError, PlanningError
 from planner.service import Planner
 from planner.store import Store, open_database
 from tests.conftest import PlannerCli, tokyo
@@ -293,3 +294,14 @@ def test_a_busy_database_in_a_dispatcher_run_logs_one_warning_and_retries_later(
         ("WARNING", f"database busy (another program is writing); dispatching again in "
                     f"{RETRY_DELAY.seconds} s", None)]
     assert loop.ticks == 1
+
+
+def test_a_busy_database_while_answering_a_message_logs_one_warning_without_a_traceback(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="planner.bot")
+    context = SimpleNamespace(error=DatabaseBusyError("clinic.db: the database is busy"))
+
+    asyncio.run(bot._on_error(None, context))  # type: ignore[arg-type]
+
+    assert [(r.levelname, r.exc_info) for r in caplog.records] == [("WARNING", None)]
+    assert "database busy while handling an update" in caplog.records[0].getMessage()
