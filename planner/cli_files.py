@@ -108,9 +108,11 @@ def demo(ctx: click.Context, output: Path) -> None:
             app.close()
     if explicit:
         click.echo(f"The sample patient, nurse and course are in {app.database_path.absolute()}.")
+        click.echo("Next: `planner link 1` connects a phone, `python bot.py --console` shows "
+                   "the reminders going out.")
     else:
         click.echo("The demo's database was temporary and has been removed; no other "
-                   "database was opened.")
+                   "database was opened. Your own start: `planner --db clinic.db init`.")
 
 
 def _run_demo(app: App, output: Path) -> None:
@@ -138,8 +140,6 @@ def _run_demo(app: App, output: Path) -> None:
     output.write_bytes(planner.export(patient_id=patient["id"]))
     click.echo(f"\nCalendar written to {output}: import it into Google Calendar, Outlook, "
                "Apple Calendar or Thunderbird.")
-    click.echo("Next: `planner link 1` connects a phone, `python bot.py --console` shows the "
-               "reminders going out.")
 
 
 def _echo_reminders(app: App, patient_id: int) -> None:

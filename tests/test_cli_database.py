@@ -222,7 +222,8 @@ def test_demo_leaves_the_database_named_by_planner_db_byte_identical(
     assert bare_cli.db.read_bytes() == before
     assert files_in(tmp_path) == ["clinic.db", "demo.ics"]
     assert result.output.endswith("The demo's database was temporary and has been removed; "
-                                  "no other database was opened.\n")
+                                  "no other database was opened. Your own start: "
+                                  "`planner --db clinic.db init`.\n")
 
 
 def test_demo_leaves_the_database_of_the_config_byte_identical(
