@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -40,8 +41,9 @@ from planner.bot_process import InstanceLock, configure_logging
 from planner.clock import Clock, SystemClock
 from planner.config import Settings, load_settings
 from planner.config_sections import TOKEN_VARIABLE
+from planner.database import DEFAULT_BUSY_TIMEOUT, database_error
 from planner.dispatch import Dispatcher, Sender
-from planner.errors import PlannerError
+from planner.errors import DatabaseBusyError, PlannerError
 from planner.feed_server import FeedService, start_feed_server
 from planner.notices import Notices
 from planner.senders import ConsoleSender, TelegramSender
@@ -59,10 +61,11 @@ NO_TOKEN = (
 )
 
 
-def open_bot_database(path: Path) -> Database:
-    """The bot's connection. ``synchronous=NORMAL`` in WAL mode survives a crash of the
+def open_bot_database(path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Database:
+    """The bot's connection to an existing database (the bot never creates one: a wrong
+    path is said at start). ``synchronous=NORMAL`` in WAL mode survives a crash of the
     process (only a power cut may lose the last commits: then a message goes out again)."""
-    db = open_database(path)
+    db = open_database(path, create=False, busy_timeout=busy_timeout)
     db.execute("PRAGMA synchronous = NORMAL")
     return db
 
@@ -126,8 +129,12 @@ class DispatchLoop:
         async with self._running:
             try:
                 wake = (await self.dispatcher.tick()).wake
-            except Exception:  # noqa: BLE001 - a failing tick must not stop the reminders
-                log.exception("dispatcher tick failed; trying again shortly")
+            except Exception as error:  # noqa: BLE001 - a failing tick must not stop the reminders
+                if _is_busy(error):
+                    log.warning("database busy (another program is writing); dispatching "
+                                "again in %d s", RETRY_DELAY.total_seconds())
+                else:
+                    log.exception("dispatcher tick failed; trying again shortly")
                 wake = self.dispatcher.now() + RETRY_DELAY
             finally:
                 self.ticks += 1
@@ -207,8 +214,20 @@ async def on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         service.close()
 
 
+def _is_busy(error: BaseException) -> bool:
+    """A database locked by another writer past the busy timeout: normal, retried later."""
+    if isinstance(error, DatabaseBusyError):
+        return True
+    return (isinstance(error, sqlite3.OperationalError)
+            and isinstance(database_error(error, ""), DatabaseBusyError))
+
+
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
+    if error is not None and _is_busy(error):
+        log.warning("database busy while handling an update (another program is writing); "
+                    "the update was not answered")
+        return
     log.error("error while handling an update: %s", error,
               exc_info=(type(error), error, error.__traceback__) if error else None)
 
@@ -248,9 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.console and not settings.bot.token:
             print(NO_TOKEN, file=sys.stderr)  # noqa: T201 - the bot's command line
             return 2
+        db = open_bot_database(path, settings.busy_timeout)  # before a lock file is made
         lock = InstanceLock(path)
-        lock.acquire()
-        db = open_bot_database(path)
+        try:
+            lock.acquire()
+        except PlannerError:
+            db.close()
+            raise
     except PlannerError as error:
         print(f"Error: {error}", file=sys.stderr)  # noqa: T201
         return 2

@@ -1,6 +1,7 @@
 """The CLI's group, its shared state and its error handling.
 
-Every ``PlannerError`` becomes one line ``Error: …`` and exit status 2; the database is
+Every ``PlannerError`` becomes one line ``Error: …`` and exit status 2, except a database
+that stayed busy past its timeout: exit status 3 (run the command again). The database is
 left as it was because every change runs in one transaction. Commands live in the
 ``cli_*`` modules; ``planner.cli`` puts them together.
 """
@@ -8,6 +9,7 @@ left as it was because every change runs in one transaction. Commands live in th
 from __future__ import annotations
 
 import getpass
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ import click
 
 from planner.clock import Clock, SystemClock
 from planner.config import Settings, load_settings
-from planner.errors import PlannerError
+from planner.database import database_error
+from planner.errors import DatabaseBusyError, PlannerError
 from planner.service import Planner
 from planner.store import Store, open_database
 
@@ -27,12 +30,25 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+class BusyDatabase(click.ClickException):
+    """The database stayed locked by another program: one line, exit status 3."""
+
+    exit_code = 3
+
+
 class PlannerGroup(click.Group):
     """Turns the planner's errors into one clear line wherever they are raised."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except sqlite3.OperationalError as exc:
+                app = ctx.find_object(App)
+                where = str(app.database_path.absolute()) if app else "the database"
+                raise database_error(exc, where) or exc from None
+        except DatabaseBusyError as exc:
+            raise BusyDatabase(str(exc)) from None
         except PlannerError as exc:
             raise UserError(str(exc)) from None
 
@@ -45,6 +61,8 @@ class App:
     db_path: str | None = None
     clock: Clock = field(default_factory=SystemClock)
     actor: str = "cli"
+    create_database: bool = False
+    """Only ``planner init`` sets it: every other command needs an existing database."""
     _settings: Settings | None = None
     _planner: Planner | None = None
 
@@ -55,17 +73,29 @@ class App:
         return self._settings
 
     @property
+    def database_path(self) -> Path:
+        """``--db`` (or PLANNER_DB), else the config's ``[database] path``."""
+        return Path(self.db_path) if self.db_path else self.settings.database
+
+    @property
     def planner(self) -> Planner:
         if self._planner is None:
             settings = self.settings  # a broken config must not leave a new database behind
-            path = Path(self.db_path) if self.db_path else settings.database
-            store = Store(open_database(path))
+            store = Store(open_database(self.database_path, create=self.create_database,
+                                        busy_timeout=settings.busy_timeout))
             self._planner = Planner(store, self.settings, self.clock, self.actor)
         return self._planner
 
     @property
     def store(self) -> Store:
         return self.planner.store
+
+    def close(self) -> None:
+        """Close the database if a command opened it (tests run many commands in one
+        process; a connection left to the garbage collector checkpoints at a random time)."""
+        if self._planner is not None:
+            self._planner.store.db.close()
+            self._planner = None
 
 
 pass_app = click.make_pass_decorator(App)
@@ -84,7 +114,8 @@ def _actor() -> str:
                    "config.example.toml. Also read from PLANNER_CONFIG.")
 @click.option("--db", "db_path", envvar="PLANNER_DB", metavar="PATH",
               help="SQLite database file. Default: [database] path in the config, "
-                   "planner.db. Also read from PLANNER_DB.")
+                   "planner.db. Also read from PLANNER_DB. Only `planner init` "
+                   "creates it.")
 @click.version_option(package_name="ank-planner")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, db_path: str | None) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from planner.cli_app import App, cli, pass_app
 from planner.cli_types import ISO_DATE
@@ -85,7 +86,10 @@ DEMO_PATIENT = "山田 太郎"
 def demo(ctx: click.Context, output: Path) -> None:
     """Plan a sample course (an 81-year-old patient, eight infusions) and show it.
 
-    Needs no token and no set-up: without --db it uses a temporary database.
+    Needs no token and no set-up. It works in a temporary database, removed at the end,
+    whatever PLANNER_DB or the config's [database] path say, so the sample patient never
+    reaches the clinic's data; only `planner --db PATH demo` writes the sample into the
+    (existing) database PATH.
 
     \b
     Example:
@@ -93,11 +97,22 @@ def demo(ctx: click.Context, output: Path) -> None:
     """
     app = ctx.find_object(App)
     assert app is not None
+    explicit = ctx.find_root().get_parameter_source("db_path") is ParameterSource.COMMANDLINE
     with tempfile.TemporaryDirectory() as scratch:
-        if not app.db_path:
+        if not explicit:
             app.db_path = str(Path(scratch) / "demo.db")
-        _run_demo(app, output)
-        app._planner = None
+            app.create_database = True
+        try:
+            _run_demo(app, output)
+        finally:
+            app.close()
+    if explicit:
+        click.echo(f"The sample patient, nurse and course are in {app.database_path.absolute()}.")
+        click.echo("Next: `planner link 1` connects a phone, `python bot.py --console` shows "
+                   "the reminders going out.")
+    else:
+        click.echo("The demo's database was temporary and has been removed; no other "
+                   "database was opened. Your own start: `planner --db clinic.db init`.")
 
 
 def _run_demo(app: App, output: Path) -> None:
@@ -125,8 +140,6 @@ def _run_demo(app: App, output: Path) -> None:
     output.write_bytes(planner.export(patient_id=patient["id"]))
     click.echo(f"\nCalendar written to {output}: import it into Google Calendar, Outlook, "
                "Apple Calendar or Thunderbird.")
-    click.echo("Next: `planner link 1` connects a phone, `python bot.py --console` shows the "
-               "reminders going out.")
 
 
 def _echo_reminders(app: App, patient_id: int) -> None:

@@ -18,10 +18,14 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 def init(app: App) -> None:
     """Create the database (or bring it up to date) and say where it is.
 
+    The only command that creates a database. It refuses a folder, a file that is not
+    SQLite, and another application's SQLite file (it never adds its tables to one).
+
     \b
     Example:
       planner --db clinic.db init
     """
+    app.create_database = True
     store = app.store
     version = schema_version(store.db)
     click.echo(f"Database ready: {app.db_path or app.settings.database} (schema {version})")

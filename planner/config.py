@@ -55,6 +55,8 @@ class Settings:
     default_protocol: str = "ank"
     export: ExportSettings = field(default_factory=ExportSettings)
     database: Path = Path("planner.db")
+    busy_timeout: int = 10
+    """Seconds to wait for another program's write to end before a command gives up."""
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     bot: BotSettings = field(default_factory=BotSettings)
     feed: FeedSettings = field(default_factory=FeedSettings)
@@ -156,7 +158,9 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
     default = r.text("default_protocol", "ank" if "ank" in protocols else next(iter(protocols)))
     if default not in protocols:
         raise r.fail("default_protocol", "names no protocol defined here", default)
-    database = r.sub("database").text("path", "planner.db")
+    database_table = r.sub("database")
+    database_table.check_keys({"path", "busy_timeout"})
+    database = database_table.text("path", "planner.db")
     clinic = _parse_clinic(r.sub("clinic"))
     for protocol in protocols.values():
         check_fits_hours(protocol, clinic, source)
@@ -166,6 +170,7 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
         default_protocol=default,
         export=_parse_export(r.sub("export")),
         database=Path(database),
+        busy_timeout=database_table.integer("busy_timeout", 10, 1, 600),
         reminders=parse_reminders(r.sub("reminders")),
         bot=parse_bot(r.sub("bot")),
         feed=parse_feed(r.sub("feed")),

@@ -49,3 +49,20 @@ class NoticeWindowError(PlannerError):
 
 class StoreError(PlannerError):
     """The database file cannot be used (not SQLite, newer schema, locked)."""
+
+
+class MissingDatabaseError(StoreError):
+    """No database at the path given: only ``planner init`` creates one, so a mistyped
+    ``--db`` is said, not answered from a new empty file."""
+
+
+class ReadOnlyDatabaseError(StoreError):
+    """A change was asked of a database file the planner may only read."""
+
+
+class DatabaseBusyError(StoreError):
+    """Another program held the database's write lock past the busy timeout.
+
+    Nothing was written; the same command can simply be run again. The CLI exits with
+    its own status (3), apart from the 2 of a user's mistake.
+    """

@@ -47,7 +47,8 @@ class FeedService:
     """
 
     def __init__(self, database: Path, settings: Settings, clock: Clock) -> None:
-        connection = sqlite3.connect(str(database), timeout=10.0, check_same_thread=False)
+        connection = sqlite3.connect(str(database), timeout=float(settings.busy_timeout),
+                                     check_same_thread=False)
         self.db = Database(connection)
         self.db.execute("PRAGMA foreign_keys = ON")
         self.feeds = Feeds(self.db, settings)

@@ -7,10 +7,11 @@ checks the culture lab's notice window, and writes the difference in one transac
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from planner.batch import prepared_in_order
@@ -37,6 +38,23 @@ from planner.schedule import Plan, plan_course
 from planner.store import Store
 
 OCCUPANCY_MARGIN = timedelta(days=60)
+_Args = ParamSpec("_Args")
+_Result = TypeVar("_Result")
+
+
+def _read_and_write(method: Callable[Concatenate[Planner, _Args], _Result]
+                    ) -> Callable[Concatenate[Planner, _Args], _Result]:
+    """Run a method that reads courses (or the chairs booked) and writes a change in one
+    immediate transaction: a second nurse's change of the same course waits and then works
+    on this one's result, instead of overwriting it with what it read before."""
+
+    @functools.wraps(method)
+    def in_one_transaction(self: Planner, *args: _Args.args, **kwargs: _Args.kwargs
+                           ) -> _Result:
+        with self.store.transaction():
+            return method(self, *args, **kwargs)
+
+    return in_one_transaction
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,7 @@ class Planner:
         assert prepared.plan is not None  # one course is planned in this process
         return course_id, prepared.plan
 
+    @_read_and_write
     def plan_many(self, requests: Sequence[CourseRequest]
                   ) -> list[tuple[int, PreparedCourse]]:
         """Plan and store several courses in one transaction: all of them or none.
@@ -176,6 +195,7 @@ class Planner:
 
     # -- changes -----------------------------------------------------------------------
 
+    @_read_and_write
     def reschedule(self, event_id: int, to: date | datetime, *, only: bool = False,
                    force: bool = False) -> Change:
         """Move an event; a date without a time keeps the event's time of day."""
@@ -194,6 +214,7 @@ class Planner:
         return self._write(event.course_id, course, new, "event.reschedule", force=force,
                            reason=f"event {event_id} to {start.isoformat()}")
 
+    @_read_and_write
     def missed(self, event_id: int, *, makeup: bool = True) -> Change:
         """Mark an infusion missed; the lab is flagged, never refused: it already happened."""
         event = self.store.event(event_id)
@@ -208,6 +229,7 @@ class Planner:
                            reason=f"infusion {event.seq} missed"
                            + ("" if makeup else ", no make-up"))
 
+    @_read_and_write
     def postpone(self, course_id: int, *, days: int | None = None, to: date | None = None,
                  force: bool = False) -> Change:
         """Shift the rest of a course by ``days``, or so that its next infusion is on ``to``."""
@@ -229,6 +251,7 @@ class Planner:
         return self._write(course_id, course, new, "course.postpone", force=force,
                            reason=f"postponed by {days} days")
 
+    @_read_and_write
     def cancel(self, course_id: int, reason: str, *, force: bool = False) -> Change:
         self._check_course_active(course_id)
         course = self.course(course_id)

@@ -1,9 +1,9 @@
 """SQLite storage through sqlite-utils: patients, staff, courses, events and the audit log.
 
 ``Store`` takes an open ``sqlite_utils.Database`` (tests pass a temporary file or
-``memory=True``); ``open_database`` makes one from a path with WAL, foreign keys and a busy
-timeout, and migrates it. Every method that changes data runs in one transaction together
-with its audit row, so a failure leaves nothing half-written.
+``memory=True``); ``open_database`` (from ``planner.database``) makes one from a path with WAL,
+foreign keys and a busy timeout, and migrates it. Every method that changes data runs in one
+transaction together with its audit row, so a failure leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -24,36 +24,12 @@ from sqlite_utils import Database
 from planner.config_protocol import parse_protocol, protocol_to_table
 from planner.course import Course, slot_key
 from planner.course_rows import EventRow, NewCourse, PreparedCourse, event_row, prepare_course
-from planner.errors import InputError, NotFoundError, StoreError
+from planner.database import immediate
+from planner.database import open_database as open_database
+from planner.database import prepare as prepare
+from planner.errors import InputError, NotFoundError
 from planner.model import INFUSION, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
 from planner.schedule import Plan
-from planner.schema import db_label, migrate
-
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def open_database(path: str | Path) -> Database:
-    """Open (creating if needed) and migrate the database at ``path``."""
-    file = Path(path)
-    if file.exists() and file.stat().st_size > 0:
-        with file.open("rb") as handle:
-            if handle.read(16) != SQLITE_HEADER:
-                raise StoreError(f"{file}: not an SQLite database")
-    try:
-        db = Database(sqlite3.connect(str(file), timeout=10.0))
-        prepare(db)
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{file}: cannot open the database ({exc})") from None
-    return db
-
-
-def prepare(db: Database) -> None:
-    """Per-connection settings, then migrations."""
-    if db_label(db) != "<memory>":
-        db.enable_wal()
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA busy_timeout = 10000")
-    migrate(db)
 
 
 def _iso(moment: datetime) -> str:
@@ -86,7 +62,10 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.db.atomic():
+        """One write transaction holding the write lock from its start (see
+        ``planner.database.immediate``): a read inside it is not overwritten by another
+        writer before this one commits. Nested, a savepoint."""
+        with immediate(self.db):
             yield
 
     def _audit(self, actor: str, action: str, now: datetime, *, course_id: int | None = None,

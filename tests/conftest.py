@@ -62,7 +62,11 @@ class PlannerCli:
         options = ["--db", str(db or self.db)]
         if config is not None:
             options += ["--config", str(config)]
-        return self.runner.invoke(cli, [*options, *args], obj=App(clock=FixedClock(at)))
+        app = App(clock=FixedClock(at))
+        try:
+            return self.runner.invoke(cli, [*options, *args], obj=app)
+        finally:
+            app.close()
 
     def ok(self, *args: str, **options: Any) -> Result:
         """Run and insist on exit status 0."""
@@ -91,11 +95,19 @@ class PlannerCli:
 
 
 @pytest.fixture
-def planner_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PlannerCli:
-    """The CLI on ``tmp_path/clinic.db``; PLANNER_DB and PLANNER_CONFIG from the shell ignored."""
+def bare_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PlannerCli:
+    """The CLI on ``tmp_path/clinic.db``, which does not exist yet (only ``init`` creates
+    it); PLANNER_DB and PLANNER_CONFIG from the shell ignored."""
     monkeypatch.delenv("PLANNER_DB", raising=False)
     monkeypatch.delenv("PLANNER_CONFIG", raising=False)
     return PlannerCli(tmp_path / "clinic.db")
+
+
+@pytest.fixture
+def planner_cli(bare_cli: PlannerCli) -> PlannerCli:
+    """The CLI on ``tmp_path/clinic.db``, created by ``planner init`` (empty, schema 5)."""
+    bare_cli.ok("init")
+    return bare_cli
 
 
 @pytest.fixture

@@ -179,6 +179,7 @@ def test_without_a_token_the_bot_exits_2_and_says_how_to_get_one(
 def test_a_token_telegram_refuses_exits_2_without_showing_it(
         tmp_path: Path, env: dict[str, str], tg: FakeTelegram) -> None:
     wrong = "999999:WRONG-token"
+    open_database(tmp_path / "clinic.db").close()  # the bot never creates its database
     result = run_bot("--config", str(write_config(tmp_path, tg)),
                      env={**env, "PLANNER_BOT_TOKEN": wrong})
     assert result.returncode == 2
@@ -190,6 +191,7 @@ def test_a_token_telegram_refuses_exits_2_without_showing_it(
 def test_a_second_bot_on_the_same_database_refuses_to_start(
         tmp_path: Path, env: dict[str, str], processes: list[BotProcess]) -> None:
     db = str(tmp_path / "clinic.db")
+    open_database(db).close()  # the bot never creates its database
     first = BotProcess(["--console", "--db", db], env).start()
     processes.append(first)
     first.wait_for_line("console mode")

@@ -74,11 +74,11 @@ def categories(data: bytes) -> set[str]:
 # -- init ------------------------------------------------------------------------------
 
 
-def test_init_creates_an_sqlite_database_and_names_it(planner_cli: PlannerCli) -> None:
-    result = planner_cli.ok("init")
+def test_init_creates_an_sqlite_database_and_names_it(bare_cli: PlannerCli) -> None:
+    result = bare_cli.ok("init")
 
-    assert result.output == f"Database ready: {planner_cli.db} (schema 5)\n"
-    assert planner_cli.db.read_bytes()[:16] == b"SQLite format 3\x00"
+    assert result.output == f"Database ready: {bare_cli.db} (schema 5)\n"
+    assert bare_cli.db.read_bytes()[:16] == b"SQLite format 3\x00"
 
 
 def test_init_twice_leaves_the_database_as_it_was(planner_cli: PlannerCli) -> None:
@@ -964,12 +964,12 @@ def test_a_missing_config_file_is_refused(planner_cli: PlannerCli, patient_id: i
     assert planner_cli.dump() == before
 
 
-def test_a_missing_config_file_creates_no_database(planner_cli: PlannerCli,
+def test_a_missing_config_file_creates_no_database(bare_cli: PlannerCli,
                                                    tmp_path: Path) -> None:
-    result = planner_cli("patient", "list", config=tmp_path / "nowhere.toml")
+    result = bare_cli("init", config=tmp_path / "nowhere.toml")
 
     assert_refused(result, "config file not found")
-    assert not planner_cli.db.exists()
+    assert not bare_cli.db.exists()
 
 
 def test_a_config_value_error_names_the_file_the_key_and_the_value(

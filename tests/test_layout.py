@@ -15,7 +15,7 @@ CORE = ("model", "errors", "calendar", "placer", "schedule", "course", "reschedu
         "ics", "texts", "monthview", "bot_texts", "staff_texts", "telegram_html")
 EDGE_MODULES = {"store", "schema", "service", "outbox", "links", "feeds", "feed_server",
                 "dispatch", "notices", "senders", "bot", "bot_handlers", "bot_process",
-                "clock", "exports", "cli", "cli_app"}
+                "clock", "exports", "cli", "cli_app", "database"}
 EDGE_PACKAGES = {"sqlite3", "sqlite_utils", "telegram", "aiohttp", "httpx", "click",
                  "apscheduler", "socket", "subprocess"}
 
