@@ -10,7 +10,7 @@ import click
 
 from planner.cli_app import App, cli, pass_app
 from planner.cli_people import json_option
-from planner.cli_types import ISO_DATE
+from planner.cli_types import ISO_DATE, PROTOCOL, ROW_ID
 from planner.errors import InputError
 from planner.model import AUDIENCES, StoredEvent
 from planner.output import EVENT_HEADERS, echo_json, echo_table, event_json, event_row
@@ -18,10 +18,10 @@ from planner.service import CourseRequest
 
 
 @cli.command()
-@click.argument("patient_id", type=int)
+@click.argument("patient_id", type=ROW_ID)
 @click.option("--first-infusion", type=ISO_DATE, help="Date of the first infusion.")
 @click.option("--collection", type=ISO_DATE, help="Date of the lymphocyte collection.")
-@click.option("--protocol", "protocol_name", metavar="NAME",
+@click.option("--protocol", "protocol_name", metavar="NAME", type=PROTOCOL,
               help="Protocol from the config (default: default_protocol).")
 @json_option
 @pass_app
@@ -60,8 +60,8 @@ def _echo_events(app: App, events: list[StoredEvent]) -> None:
 
 
 @cli.command()
-@click.argument("patient_id", type=int, required=False)
-@click.option("--course", "course_id", type=int, help="Show one course instead of a patient.")
+@click.argument("patient_id", type=ROW_ID, required=False)
+@click.option("--course", "course_id", type=ROW_ID, help="Show one course instead of a patient.")
 @json_option
 @pass_app
 def show(app: App, patient_id: int | None, course_id: int | None, as_json: bool) -> None:
