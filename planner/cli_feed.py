@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from planner.cli_app import App, cli, pass_app
-from planner.cli_types import ROW_ID
 from planner.cli_people import json_option
-from planner.feed_server import FeedService, bound_port, feed_url, start_feed_server, webcal_url
+from planner.cli_types import ROW_ID
 from planner.errors import InputError
+from planner.feed_server import FeedService, bound_port, feed_url, start_feed_server, webcal_url
 from planner.feeds import Feeds
 from planner.model import STAFF_ROLES
 from planner.output import echo_json, echo_table

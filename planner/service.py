@@ -29,8 +29,8 @@ from planner.exports import (
     entries,
 )
 from planner.ics import render_calendar
-from planner.links import Links
 from planner.limits import MAX_POSTPONE_DAYS
+from planner.links import Links
 from planner.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
 from planner.outbox import Outbox
 from planner.reschedule import cancel, mark_missed, move_infusion, move_step, postpone
