@@ -65,7 +65,7 @@ def parse_feed(r: Reader) -> FeedSettings:
     return FeedSettings(
         host=r.text("host", "127.0.0.1"),
         port=port,
-        base_url=r.text("base_url", f"http://127.0.0.1:{port}").rstrip("/"),
+        base_url=r.url("base_url", f"http://127.0.0.1:{port}").rstrip("/"),
         cancelled_days=r.integer("cancelled_days", 30, 0, 3650),
         refresh_minutes=r.integer("refresh_minutes", 60, 5, 7 * 24 * 60),
         serve_in_bot=serve,
