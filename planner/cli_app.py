@@ -38,7 +38,8 @@ class OneLineUsageError(click.UsageError):
 
     def show(self, file: IO[Any] | None = None) -> None:
         hint = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
-        click.echo(f"Error: {self.format_message()}{hint}", file=file, err=True)
+        message = " ".join(self.format_message().split())  # "Choose from:" lists on lines
+        click.echo(f"Error: {message}{hint}", file=file, err=True)
 
 
 @contextmanager

@@ -126,12 +126,15 @@ class OutputFile(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Path:
         path = value if isinstance(value, Path) else Path(str(value))
-        if str(value) == "" or path.is_dir():
-            self.fail(f"{str(value)!r} is a folder, not a file name", param, ctx)
-        folder = path.parent
-        if not folder.is_dir():
-            what = "is not a folder" if folder.exists() else "does not exist"
-            self.fail(f"cannot write {path}: the folder {folder} {what}", param, ctx)
+        try:
+            if str(value) == "" or path.is_dir():
+                self.fail(f"{str(value)!r} is a folder, not a file name", param, ctx)
+            folder = path.parent
+            if not folder.is_dir():
+                what = "is not a folder" if folder.exists() else "does not exist"
+                self.fail(f"cannot write {path}: the folder {folder} {what}", param, ctx)
+        except OSError as error:  # a name too long for the file system, …
+            self.fail(f"cannot write {path} ({error.strerror})", param, ctx)
         return path
 
 
