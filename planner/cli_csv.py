@@ -80,13 +80,15 @@ def _check_header(name: str, fields: list[str]) -> None:
     missing = [c for c in ("patient_id",) if c not in fields]
     if not {"first_infusion", "collection"} & set(fields):
         missing.append("first_infusion or collection")
+    unknown = [f for f in fields if f not in COLUMNS]
+    known = f"(columns: {', '.join(COLUMNS)})"
+    if unknown and len(unknown) < len(fields):  # no known column at all: no header
+        also = f"; missing: {', '.join(missing)}" if missing else ""
+        raise InputError(f"{name}: line 1: unknown column {unknown[0]!r} in the header "
+                         f"{known}{also}")
     if missing:
         raise InputError(f"{name}: line 1: the header must name patient_id, and "
                          f"first_infusion or collection; missing: {', '.join(missing)}")
-    unknown = [f for f in fields if f not in COLUMNS]
-    if unknown:
-        raise InputError(f"{name}: line 1: unknown column {unknown[0]!r} in the header "
-                         f"(columns: {', '.join(COLUMNS)})")
 
 
 def _request(name: str, line: int, row: dict[str | None, str | list[str] | None]
