@@ -6,6 +6,7 @@ standard Fri 2026-11-27 09:00 Tokyo.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tests.conftest import PlannerCli
 from tests.test_cli_input import assert_one_line
 
 ROWS = [["patient_id", "first_infusion", "collection", "protocol"],
-        ["1", "2027-06-07", "", "ank"],
+        ["1", "2027-06-07", "", "標準"],
         ["2", "2027-06-08", "", ""]]
 
 
@@ -38,18 +39,20 @@ def table(rows: list[list[str]], delimiter: str = ",") -> str:
     ("utf-8", ","), ("utf-8-sig", ","), ("cp932", ","), ("utf-16", "\t"), ("utf-16", ","),
 ])
 def test_excels_encodings_are_read(planner_cli: PlannerCli, two_patients: None,
-                                   tmp_path: Path, encoding: str, delimiter: str) -> None:
+                                   tmp_path: Path, write_config: Callable[[str], Path],
+                                   encoding: str, delimiter: str) -> None:
+    config = write_config('[protocol."標準"]\n')  # a protocol named in Japanese
     path = write(tmp_path, table(ROWS, delimiter), encoding)
 
-    rows = planner_cli.json("plan-many", str(path))
+    rows = planner_cli.json("plan-many", str(path), config=config)
 
     assert [(r["line"], r["course_id"]) for r in rows] == [(2, 1), (3, 2)]
+    assert [c["protocol"] for c in planner_cli.json("show", "1", config=config)] == ["標準"]
 
 
-def test_a_shift_jis_file_with_a_japanese_protocol_error_names_it(
+def test_a_shift_jis_file_naming_an_unknown_protocol_names_it(
         planner_cli: PlannerCli, two_patients: None, tmp_path: Path) -> None:
-    rows = [*ROWS[:2], ["2", "2027-06-08", "", "標準"]]
-    path = write(tmp_path, table(rows), "cp932")
+    path = write(tmp_path, table(ROWS), "cp932")  # the built-in config has only "ank"
 
     assert_one_line(planner_cli("plan-many", str(path)), "unknown protocol '標準'")
 
@@ -76,7 +79,8 @@ def test_a_picture_is_refused_naming_the_file(planner_cli: PlannerCli, two_patie
 
 def test_a_row_with_extra_cells_is_refused_naming_the_line(
         planner_cli: PlannerCli, two_patients: None, tmp_path: Path) -> None:
-    rows = [*ROWS[:2], ["2", "2027-06-08", "", "", "午前"]]
+    note_past_the_last_column = ["2", "2027-06-08", "", "", "午前"]
+    rows = [ROWS[0], ["1", "2027-06-07", "", ""], note_past_the_last_column]
     path = write(tmp_path, table(rows), "utf-8")
     before = planner_cli.dump()
 
@@ -112,7 +116,7 @@ def test_an_unknown_column_is_refused_with_the_known_ones(
 def test_a_bad_cell_names_its_line_and_column(planner_cli: PlannerCli, two_patients: None,
                                               tmp_path: Path, cells: list[str],
                                               problem: str) -> None:
-    path = write(tmp_path, table([*ROWS[:2], cells]), "utf-8")
+    path = write(tmp_path, table([ROWS[0], ["1", "2027-06-07", "", ""], cells]), "utf-8")
     before = planner_cli.dump()
 
     result = planner_cli("plan-many", str(path))
