@@ -56,7 +56,10 @@ def export(app: App, patient_id: int | None, course_id: int | None, role: str | 
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
         return
-    output.write_bytes(data)
+    try:
+        output.write_bytes(data)
+    except OSError as error:
+        raise InputError(f"--output: cannot write {output} ({error.strerror})") from None
     click.echo(f"Wrote {output} ({data.count(b'BEGIN:VEVENT')} events)", err=True)
 
 

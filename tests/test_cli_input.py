@@ -388,3 +388,14 @@ def test_no_bad_invocation_gives_more_than_one_line(planner_cli: PlannerCli,
 
     assert_one_line(result)
     assert planner_cli.dump() == before
+
+
+def test_export_that_cannot_be_written_says_why_in_one_line(planner_cli: PlannerCli,
+                                                            planned_course: int,
+                                                            tmp_path: Path) -> None:
+    dangling = tmp_path / "x.ics"  # its folder exists; writing follows the link and fails
+    dangling.symlink_to(tmp_path / "gone" / "x.ics")
+
+    result = planner_cli("export", "--all", "-o", str(dangling))
+
+    assert_one_line(result, "--output: cannot write", "No such file or directory")
