@@ -38,6 +38,8 @@ PROTOCOL_LIMIT = 64
 """A protocol's name."""
 
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_CONTROL_NAMES = {"\n": "line break", "\r": "line break", "\t": "tab", "\x1b": "ESC",
+                  "\x07": "BEL", "\x00": "NUL"}
 
 
 def check_id(value: int, field: str) -> int:
@@ -62,10 +64,16 @@ def text_problem(value: str, limit: int) -> str | None:
     for char in value:
         if unicodedata.category(char) in _REFUSED_CATEGORIES:
             return (f"must not hold control characters or line breaks (found U+{ord(char):04X}"
-                    f" {unicodedata.name(char, 'a control character')})")
+                    f"{_describe(char)})")
     if len(value) > limit:
         return f"longer than {limit} characters (got {len(value)})"
     return None
+
+
+def _describe(char: str) -> str:
+    """A name staff may recognise: control characters have none in Unicode's table."""
+    name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "")
+    return f" {name}" if name else ""
 
 
 def clean_text(value: str, field: str, limit: int) -> str:
