@@ -167,3 +167,11 @@ def test_a_clinic_name_with_a_line_break_is_refused():
     with pytest.raises(ConfigError, match="clinic.name: must not hold control characters or "
                                           "line breaks"):
         parse_settings({"clinic": {"name": "ANK\nclinic"}}, "x.toml")
+
+
+def test_quiet_hours_that_start_when_they_end_are_refused():
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"reminders": {"quiet_hours": ["21:00", "21:00"]}}, "x.toml")
+    assert str(caught.value) == (
+        "x.toml: reminders.quiet_hours: start and end are the same time; give two different "
+        "times, or [] for no quiet hours, got ['21:00', '21:00']")
