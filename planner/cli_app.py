@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import getpass
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -34,10 +36,55 @@ class BusyDatabase(click.ClickException):
     """The database stayed locked by another program: one line, exit status 3."""
 
     exit_code = 3
+class OneLineUsageError(click.UsageError):
+    """Click's parse error (missing argument, unknown option, bad value) on one line.
+
+    Click prints ``Usage:`` and ``Try …`` lines before its ``Error:``; staff and scripts
+    read one line, so the hint to ``--help`` goes on the same line.
+    """
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        hint = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        message = " ".join(self.format_message().split())  # "Choose from:" lists on lines
+        click.echo(f"Error: {message}{hint}", file=file, err=True)
+
+
+@contextmanager
+def _one_line_usage() -> Iterator[None]:
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise  # ``planner`` alone prints its help, as before
+    except click.UsageError as error:
+        if isinstance(error, OneLineUsageError):
+            raise
+        raise OneLineUsageError(error.format_message(), error.ctx) from None
+
+
+class PlannerCommand(click.Command):
+    """A command whose parse errors are one line."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        with _one_line_usage():
+            return super().make_context(info_name, args, parent, **extra)
 
 
 class PlannerGroup(click.Group):
     """Turns the planner's errors into one clear line wherever they are raised."""
+
+    command_class = PlannerCommand
+    group_class = type
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        with _one_line_usage():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        with _one_line_usage():
+            return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

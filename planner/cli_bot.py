@@ -10,7 +10,7 @@ import click
 
 from planner.cli_app import App, cli, pass_app
 from planner.cli_people import json_option
-from planner.cli_types import ISO_DATE_OR_TIME
+from planner.cli_types import ISO_DATE_OR_TIME, NAME, OUTPUT_FILE, ROW_ID
 from planner.errors import InputError
 from planner.output import echo_json, echo_table
 
@@ -18,11 +18,12 @@ REMINDER_STATES = ("pending", "queued", "sent", "failed", "skipped")
 
 
 @cli.command()
-@click.argument("patient_id", type=int, required=False)
-@click.option("--staff", "staff_id", type=int, help="Link a staff member instead of a patient.")
-@click.option("--family", "family_name", metavar="NAME",
-              help="The link is for a family member (their name, shown to staff).")
-@click.option("--qr", "qr_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("patient_id", type=ROW_ID, required=False)
+@click.option("--staff", "staff_id", type=ROW_ID, help="Link a staff member instead of a patient.")
+@click.option("--family", "family_name", metavar="NAME", type=NAME,
+              help="The link is for a family member (their name, shown to staff; at most "
+                   "100 characters).")
+@click.option("--qr", "qr_file", type=OUTPUT_FILE,
               help="Also write the link as a QR code image (PNG) to print.")
 @json_option
 @pass_app
@@ -48,13 +49,13 @@ def link(app: App, patient_id: int | None, staff_id: int | None, family_name: st
         planner.store.patient(patient_id)
     else:
         planner.store.staff_member(staff_id or 0)
-    with planner.store.transaction():
+    with planner.store.transaction():  # a QR code that cannot be written stores no code
         code = planner.links.create_code(
             planner.now(), timedelta(days=app.settings.bot.link_days), patient_id=patient_id,
-            staff_id=staff_id, family_name=family_name.strip() if family_name else None)
-    url = f"https://t.me/{app.settings.bot.username}?start={code.code}"
-    if qr_file is not None:
-        _write_qr(url, qr_file)
+            staff_id=staff_id, family_name=family_name)
+        url = f"https://t.me/{app.settings.bot.username}?start={code.code}"
+        if qr_file is not None:
+            _write_qr(url, qr_file)
     if as_json:
         echo_json({"code": code.code, "url": url,
                    "expires_at": code.expires_at.astimezone(planner.tz).isoformat()})
@@ -76,7 +77,7 @@ def _write_qr(url: str, path: Path) -> None:
 
 
 @cli.command()
-@click.option("--patient", "patient_id", type=int, help="Only this patient's reminders.")
+@click.option("--patient", "patient_id", type=ROW_ID, help="Only this patient's reminders.")
 @click.option("--state", type=click.Choice(REMINDER_STATES), help="Only reminders in this state.")
 @click.option("--at", "at", type=ISO_DATE_OR_TIME,
               help="Dry run: what would go out at this moment (clinic time).")

@@ -8,8 +8,9 @@ import click
 
 from planner.cli_app import App, cli, pass_app
 from planner.cli_people import json_option
-from planner.cli_types import ISO_DATE, ISO_DATE_OR_TIME
+from planner.cli_types import ISO_DATE, ISO_DATE_OR_TIME, REASON, ROW_ID
 from planner.errors import InputError
+from planner.limits import MAX_POSTPONE_DAYS
 from planner.output import EVENT_HEADERS, echo_json, echo_table, event_json, event_row
 from planner.service import Change
 
@@ -34,7 +35,7 @@ def _report(app: App, change: Change, as_json: bool, verb: str) -> None:
 
 
 @cli.command()
-@click.argument("event_id", type=int)
+@click.argument("event_id", type=ROW_ID)
 @click.option("--to", "to", type=ISO_DATE_OR_TIME, required=True,
               help="New date (keeps the time) or date and time, in the clinic's zone.")
 @click.option("--only", is_flag=True, help="Move this infusion only; the others stay.")
@@ -57,7 +58,7 @@ def reschedule(app: App, event_id: int, to: date | datetime, only: bool, force: 
 
 
 @cli.command()
-@click.argument("event_id", type=int)
+@click.argument("event_id", type=ROW_ID)
 @click.option("--no-makeup", is_flag=True, help="Do not add a make-up infusion at the end.")
 @json_option
 @pass_app
@@ -74,10 +75,12 @@ def missed(app: App, event_id: int, no_makeup: bool, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("course_id", type=int)
-@click.option("--days", type=click.IntRange(min=1), help="Postpone by this many days.")
+@click.argument("course_id", type=ROW_ID)
+@click.option("--days", type=click.IntRange(1, MAX_POSTPONE_DAYS),
+              help=f"Postpone by this many days (1 to {MAX_POSTPONE_DAYS}).")
 @click.option("--to", "to", type=ISO_DATE,
-              help="Postpone so the next infusion is on this date.")
+              help="Postpone so the next infusion is on this date (at most "
+                   f"{MAX_POSTPONE_DAYS} days after the next infusion).")
 @force_option
 @json_option
 @pass_app
@@ -97,8 +100,9 @@ def postpone(app: App, course_id: int, days: int | None, to: date | None, force:
 
 
 @cli.command()
-@click.argument("course_id", type=int)
-@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@click.argument("course_id", type=ROW_ID)
+@click.option("--reason", required=True, type=REASON,
+              help="Why (kept in the audit log; at most 500 characters, one line).")
 @force_option
 @json_option
 @pass_app
@@ -109,7 +113,5 @@ def cancel(app: App, course_id: int, reason: str, force: bool, as_json: bool) ->
     Example:
       planner cancel 3 --reason "patient admitted to hospital"
     """
-    if not reason.strip():
-        raise InputError("--reason: must not be empty")
-    change = app.planner.cancel(course_id, reason.strip(), force=force)
+    change = app.planner.cancel(course_id, reason, force=force)
     _report(app, change, as_json, "cancelled")

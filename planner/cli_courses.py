@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date, datetime, timedelta
-from typing import Any
+from pathlib import Path
 
 import click
 
 from planner.cli_app import App, cli, pass_app
+from planner.cli_csv import read_course_csv
 from planner.cli_people import json_option
-from planner.cli_types import ISO_DATE
+from planner.cli_types import ISO_DATE, PROTOCOL, ROW_ID
 from planner.errors import InputError
 from planner.model import AUDIENCES, StoredEvent
 from planner.output import EVENT_HEADERS, echo_json, echo_table, event_json, event_row
-from planner.service import CourseRequest
 
 
 @cli.command()
-@click.argument("patient_id", type=int)
+@click.argument("patient_id", type=ROW_ID)
 @click.option("--first-infusion", type=ISO_DATE, help="Date of the first infusion.")
 @click.option("--collection", type=ISO_DATE, help="Date of the lymphocyte collection.")
-@click.option("--protocol", "protocol_name", metavar="NAME",
+@click.option("--protocol", "protocol_name", metavar="NAME", type=PROTOCOL,
               help="Protocol from the config (default: default_protocol).")
 @json_option
 @pass_app
@@ -60,8 +59,8 @@ def _echo_events(app: App, events: list[StoredEvent]) -> None:
 
 
 @cli.command()
-@click.argument("patient_id", type=int, required=False)
-@click.option("--course", "course_id", type=int, help="Show one course instead of a patient.")
+@click.argument("patient_id", type=ROW_ID, required=False)
+@click.option("--course", "course_id", type=ROW_ID, help="Show one course instead of a patient.")
 @json_option
 @pass_app
 def show(app: App, patient_id: int | None, course_id: int | None, as_json: bool) -> None:
@@ -139,16 +138,17 @@ def _agenda_json(row: dict[str, object], tz: object) -> dict[str, object]:
 
 
 @cli.command("plan-many")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("file", type=click.Path(path_type=Path))
 @json_option
 @pass_app
-def plan_many(app: App, file: Any, as_json: bool) -> None:
+def plan_many(app: App, file: Path, as_json: bool) -> None:
     """Plan many courses from a CSV file, all in one transaction: all of them or none.
 
     The file has a header and one course per line: patient_id, then first_infusion or
     collection (one of them, YYYY-MM-DD), and optionally protocol. Useful to move a
     clinic's existing schedule in. A line that cannot be planned is named with its
-    reason and nothing is stored.
+    reason and nothing is stored. Excel's "CSV UTF-8", "CSV" (Shift-JIS) and "Unicode
+    text" (UTF-16, tab-separated) files are read as they are.
 
     \b
     Example:
@@ -159,7 +159,7 @@ def plan_many(app: App, file: Any, as_json: bool) -> None:
       1,2027-06-07,,
       2,,2027-05-17,ank
     """
-    requests = read_course_requests(file)
+    requests = read_course_csv(file)
     results = app.planner.plan_many([request for _, request in requests])
     if as_json:
         echo_json([{"line": line, "course_id": course_id, "notes": list(course.notes)}
@@ -169,42 +169,3 @@ def plan_many(app: App, file: Any, as_json: bool) -> None:
     for (line, _), (course_id, course) in zip(requests, results, strict=True):
         for note in course.notes:
             click.echo(f"line {line} (course {course_id}): {note}")
-
-
-def read_course_requests(file: Any) -> list[tuple[int, CourseRequest]]:
-    """(line number, request) for each CSV line; errors name the file, line and column."""
-    name = getattr(file, "name", "FILE")
-    reader = csv.DictReader(file)
-    missing = {"patient_id"} - set(reader.fieldnames or [])
-    if missing:
-        raise InputError(f"{name}: the header must name patient_id, and first_infusion or "
-                         "collection")
-    requests = []
-    for row in reader:
-        line = reader.line_num
-        requests.append((line, _request(name, line, row)))
-    if not requests:
-        raise InputError(f"{name}: no courses in the file")
-    return requests
-
-
-def _request(name: str, line: int, row: dict[str, str | None]) -> CourseRequest:
-    def field(key: str) -> str:
-        return (row.get(key) or "").strip()
-
-    try:
-        patient_id = int(field("patient_id"))
-    except ValueError:
-        raise InputError(f"{name} line {line}: patient_id: must be a whole number, got "
-                         f"{field('patient_id')!r}") from None
-    dates: dict[str, date | None] = {}
-    for key in ("first_infusion", "collection"):
-        try:
-            dates[key] = ISO_DATE.convert(field(key), None, None) if field(key) else None
-        except click.BadParameter as error:
-            raise InputError(f"{name} line {line}: {key}: {error.message}") from None
-    if (dates["first_infusion"] is None) == (dates["collection"] is None):
-        raise InputError(f"{name} line {line}: give exactly one of first_infusion and "
-                         "collection")
-    return CourseRequest(patient_id, dates["first_infusion"], dates["collection"],
-                         field("protocol") or None)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from pathlib import Path
 
 import click
 
 from planner.cli_app import App, cli, pass_app
 from planner.cli_people import json_option
+from planner.cli_types import ROW_ID
+from planner.errors import InputError
 from planner.feed_server import FeedService, bound_port, feed_url, start_feed_server, webcal_url
 from planner.feeds import Feeds
 from planner.model import STAFF_ROLES
@@ -25,15 +28,26 @@ def feed() -> None:
     """
 
 
+def _listen_problem(error: OSError, host: str, port: int) -> str:
+    """One line for a server that cannot start: the port in use, or an unknown host."""
+    reason = error.strerror or str(error)
+    if error.errno == errno.EADDRINUSE:
+        return (f"--port: port {port} on {host} is already in use (is another server "
+                "running? choose another --port or [feed] port)")
+    if error.errno == errno.EACCES:
+        return f"--port: not allowed to listen on {host}:{port} ({reason})"
+    return f"--host: cannot listen on {host}:{port} ({reason})"
+
+
 def _feeds(app: App) -> Feeds:
     return Feeds(app.store.db, app.settings)
 
 
 @feed.command("issue")
-@click.option("--staff", "staff_id", type=int, help="A feed for this staff member.")
+@click.option("--staff", "staff_id", type=ROW_ID, help="A feed for this staff member.")
 @click.option("--role", type=click.Choice(STAFF_ROLES),
               help="Only this role's events (staff feeds; default: the whole clinic).")
-@click.option("--patient", "patient_id", type=int, help="A feed of this patient's own visits.")
+@click.option("--patient", "patient_id", type=ROW_ID, help="A feed of this patient's own visits.")
 @json_option
 @pass_app
 def feed_issue(app: App, staff_id: int | None, role: str | None, patient_id: int | None,
@@ -86,7 +100,7 @@ def feed_list(app: App, as_json: bool) -> None:
 
 
 @feed.command("revoke")
-@click.argument("feed_id", type=int)
+@click.argument("feed_id", type=ROW_ID)
 @pass_app
 def feed_revoke(app: App, feed_id: int) -> None:
     """Revoke a feed: its URL answers 404 from now on.
@@ -121,7 +135,11 @@ def serve(app: App, host: str | None, port: int | None) -> None:
 
 
 async def _serve(service: FeedService, host: str, port: int) -> None:
-    runner = await start_feed_server(service, host, port)
+    try:
+        runner = await start_feed_server(service, host, port)
+    except OSError as error:
+        service.close()
+        raise InputError(_listen_problem(error, host, port)) from None
     click.echo(f"Serving feeds on http://{host}:{bound_port(runner)}/feeds/ (Ctrl-C to stop)")
     try:
         await asyncio.Event().wait()

@@ -10,7 +10,7 @@ import click
 from click.core import ParameterSource
 
 from planner.cli_app import App, cli, pass_app
-from planner.cli_types import ISO_DATE
+from planner.cli_types import ISO_DATE, OUTPUT_FILE, ROW_ID
 from planner.errors import InputError, PlanningError
 from planner.model import STAFF_ROLES
 from planner.monthview import day_marks, render_months
@@ -20,14 +20,14 @@ from planner.texts import event_title, format_when, patient_description
 
 
 @cli.command()
-@click.option("--patient", "patient_id", type=int, help="One patient's calendar (their words).")
-@click.option("--course", "course_id", type=int, help="One course, as the patient sees it.")
+@click.option("--patient", "patient_id", type=ROW_ID, help="One patient's calendar (their words).")
+@click.option("--course", "course_id", type=ROW_ID, help="One course, as the patient sees it.")
 @click.option("--role", type=click.Choice(STAFF_ROLES), help="A staff role's calendar.")
 @click.option("--all", "everything", is_flag=True, help="The whole clinic (staff view).")
 @click.option("--from", "first", type=ISO_DATE, help="Only events from this day on.")
 @click.option("--to", "last", type=ISO_DATE, help="Only events up to this day (included).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of standard output.")
+@click.option("-o", "--output", type=OUTPUT_FILE,
+              help="Write to this file instead of standard output (its folder must exist).")
 @pass_app
 def export(app: App, patient_id: int | None, course_id: int | None, role: str | None,
            everything: bool, first: date | None, last: date | None,
@@ -57,12 +57,15 @@ def export(app: App, patient_id: int | None, course_id: int | None, role: str | 
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
         return
-    output.write_bytes(data)
+    try:
+        output.write_bytes(data)
+    except OSError as error:
+        raise InputError(f"--output: cannot write {output} ({error.strerror})") from None
     click.echo(f"Wrote {output} ({data.count(b'BEGIN:VEVENT')} events)", err=True)
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=OUTPUT_FILE)
 @pass_app
 def backup(app: App, file: Path) -> None:
     """Write a consistent copy of the database, safe while the bot is running.
@@ -79,8 +82,7 @@ DEMO_PATIENT = "山田 太郎"
 
 
 @cli.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("ank-demo.ics"), show_default=True,
+@click.option("-o", "--output", type=OUTPUT_FILE, default=Path("ank-demo.ics"), show_default=True,
               help="Where to write the demo calendar.")
 @click.pass_context
 def demo(ctx: click.Context, output: Path) -> None:

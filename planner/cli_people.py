@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from planner.cli_app import App, cli, pass_app
-from planner.errors import InputError
+from planner.cli_types import MRN, NAME, ROW_ID
 from planner.model import STAFF_ROLES
 from planner.output import echo_json, echo_table, event_json
 from planner.schema import schema_version
@@ -41,27 +41,22 @@ def patient() -> None:
     """
 
 
-def _name(value: str) -> str:
-    if not value.strip():
-        raise InputError("NAME: must not be empty")
-    return value.strip()
-
-
 @patient.command("add")
-@click.argument("name")
+@click.argument("name", type=NAME)
 @click.option("--lang", type=click.Choice(["ja", "en"]), default="ja", show_default=True,
               help="Language of the patient's reminders and calendar.")
-@click.option("--mrn", metavar="ID", help="The clinic's medical record number (unique).")
+@click.option("--mrn", metavar="ID", type=MRN,
+              help="The clinic's medical record number (unique, at most 32 characters).")
 @json_option
 @pass_app
 def patient_add(app: App, name: str, lang: str, mrn: str | None, as_json: bool) -> None:
-    """Add a patient.
+    """Add a patient. The name is at most 100 characters, on one line.
 
     \b
     Example:
       planner patient add "山田 太郎" --lang ja --mrn 12345
     """
-    row = app.store.add_patient(_name(name), lang, mrn, app.actor, app.planner.now())
+    row = app.store.add_patient(name, lang, mrn, app.actor, app.planner.now())
     if as_json:
         echo_json(row)
     else:
@@ -87,7 +82,7 @@ def patient_list(app: App, as_json: bool) -> None:
 
 
 @patient.command("show")
-@click.argument("patient_id", type=int)
+@click.argument("patient_id", type=ROW_ID)
 @json_option
 @pass_app
 def patient_show(app: App, patient_id: int, as_json: bool) -> None:
@@ -128,19 +123,19 @@ def staff() -> None:
 
 
 @staff.command("add")
-@click.argument("name")
+@click.argument("name", type=NAME)
 @click.option("--role", type=click.Choice(STAFF_ROLES), required=True,
               help="What the staff member does; decides their calendar and alerts.")
 @json_option
 @pass_app
 def staff_add(app: App, name: str, role: str, as_json: bool) -> None:
-    """Add a staff member.
+    """Add a staff member. The name is at most 100 characters, on one line.
 
     \b
     Example:
       planner staff add "佐藤 花子" --role nurse
     """
-    row = app.store.add_staff(_name(name), role, app.actor, app.planner.now())
+    row = app.store.add_staff(name, role, app.actor, app.planner.now())
     if as_json:
         echo_json(row)
     else:

@@ -12,6 +12,7 @@ bot and feeds in ``config_sections``, the typed reader in ``config_reader``.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from planner.config_protocol import check_fits_hours, parse_protocol
+from planner.config_protocol import check_fits_hours, check_weekday_pairs, parse_protocol
 from planner.config_reader import WEEKDAYS, Reader, weekday_numbers
 from planner.config_sections import (
     BotSettings,
@@ -31,7 +32,7 @@ from planner.config_sections import (
     parse_reminders,
 )
 from planner.errors import ConfigError
-from planner.model import Clinic, Protocol
+from planner.model import INFUSION, Clinic, Protocol
 from planner.reminders import ReminderPolicy
 
 BUILT_IN = "<built-in defaults>"
@@ -140,8 +141,17 @@ def _parse_export(r: Reader) -> ExportSettings:
         staff_names=r.text("staff_names", "initials", ("full", "initials", "id")),
         staff_language=r.text("staff_language", "ja", ("ja", "en")),
         alarm_minutes=alarm or None,
-        uid_domain=r.text("uid_domain", "ank-planner.invalid"),
+        uid_domain=_uid_domain(r),
     )
+
+
+def _uid_domain(r: Reader) -> str:
+    """The domain part of every calendar UID: a DNS name, so no .ics line can break."""
+    value = r.text("uid_domain", "ank-planner.invalid")
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", value):
+        raise r.fail("uid_domain", "must be a domain name (letters, digits, dots, hyphens)",
+                     value)
+    return value
 
 
 def parse_settings(data: dict[str, Any], source: str) -> Settings:
@@ -164,6 +174,10 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
     clinic = _parse_clinic(r.sub("clinic"))
     for protocol in protocols.values():
         check_fits_hours(protocol, clinic, source)
+        check_weekday_pairs(protocol, protocols_table[protocol.name], source)
+    reminders = parse_reminders(r.sub("reminders"))
+    if "rule" in r.sub("reminders").table:
+        _check_rule_kinds(reminders, protocols, source)
     return Settings(
         clinic=clinic,
         protocols=protocols,
@@ -171,11 +185,22 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
         export=_parse_export(r.sub("export")),
         database=Path(database),
         busy_timeout=database_table.integer("busy_timeout", 10, 1, 600),
-        reminders=parse_reminders(r.sub("reminders")),
+        reminders=reminders,
         bot=parse_bot(r.sub("bot")),
         feed=parse_feed(r.sub("feed")),
         source=source,
     )
+
+
+def _check_rule_kinds(policy: ReminderPolicy, protocols: dict[str, Protocol],
+                      source: str) -> None:
+    """A rule about a kind no protocol has would never remind anybody: a typo."""
+    kinds = {INFUSION} | {step.kind for p in protocols.values() for step in p.steps}
+    for index, rule in enumerate(policy.rules):
+        if rule.kind not in kinds:
+            raise ConfigError(f"{source}: reminders.rule[{index}].kind: is not an event kind "
+                              f"of any protocol (kinds: {', '.join(sorted(kinds))}), "
+                              f"got {rule.kind!r}")
 
 
 def load_settings(path: str | os.PathLike[str] | None) -> Settings:

@@ -130,6 +130,23 @@ def protocol_to_table(protocol: Protocol) -> dict[str, Any]:
     }
 
 
+def check_weekday_pairs(protocol: Protocol, table: dict[str, Any], source: str) -> None:
+    """Each preferred pair is two different weekdays, and a weekday is in one pair only:
+    the first infusion's weekday picks its pair, so a triple or an overlap is ambiguous.
+
+    Checked for the configuration only, so a course stored earlier still reads back.
+    """
+    key = f"{source}: protocol.{protocol.name}.weekday_pairs"
+    raw = table.get("weekday_pairs", DEFAULT_PROTOCOL["weekday_pairs"])
+    seen: set[int] = set()
+    for pair, written in zip(protocol.weekday_pairs, raw, strict=True):
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise ConfigError(f"{key}: each pair must be two different weekdays, got {written!r}")
+        if seen & set(pair):
+            raise ConfigError(f"{key}: a weekday may be in one pair only, got {written!r}")
+        seen.update(pair)
+
+
 def _minutes(clock: time) -> int:
     return clock.hour * 60 + clock.minute
 

@@ -8,8 +8,10 @@ number >= 1, got 'eight'``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from planner.errors import ConfigError
 
@@ -50,8 +52,18 @@ class Reader:
         value = self.table.get(key, default)
         if not isinstance(value, str) or not value.strip():
             raise self.fail(key, "must be a non-empty string", value)
+        if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value):
+            raise self.fail(key, "must not hold control characters or line breaks", value)
         if choices and value not in choices:
             raise self.fail(key, f"must be one of {', '.join(choices)}", value)
+        return value
+
+    def url(self, key: str, default: str) -> str:
+        """An http:// or https:// URL with a host (what calendar apps and browsers open)."""
+        value = self.text(key, default)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise self.fail(key, "must be an http:// or https:// URL with a host", value)
         return value
 
     def clock(self, key: str, default: str) -> time:

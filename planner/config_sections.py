@@ -65,7 +65,7 @@ def parse_feed(r: Reader) -> FeedSettings:
     return FeedSettings(
         host=r.text("host", "127.0.0.1"),
         port=port,
-        base_url=r.text("base_url", f"http://127.0.0.1:{port}").rstrip("/"),
+        base_url=r.url("base_url", f"http://127.0.0.1:{port}").rstrip("/"),
         cancelled_days=r.integer("cancelled_days", 30, 0, 3650),
         refresh_minutes=r.integer("refresh_minutes", 60, 5, 7 * 24 * 60),
         serve_in_bot=serve,
@@ -83,6 +83,9 @@ def parse_reminders(r: Reader) -> ReminderPolicy:
             raise r.fail("quiet_hours", 'must be ["HH:MM", "HH:MM"] or []', quiet)
         pair = Reader(r.source, {"start": quiet[0], "end": quiet[1]}, f"{r.prefix}quiet_hours.")
         quiet_start, quiet_end = pair.clock("start", "21:00"), pair.clock("end", "08:00")
+        if quiet_start == quiet_end:  # would silently mean "never quiet"
+            raise r.fail("quiet_hours", "start and end are the same time; give two different "
+                         "times, or [] for no quiet hours", quiet)
     rules_raw = r.table.get("rule", DEFAULT_RULES)
     if not isinstance(rules_raw, list):
         raise r.fail("rule", "must be a list of [[reminders.rule]] tables", rules_raw)

@@ -155,7 +155,11 @@ async def start_feed_server(service: FeedService, host: str, port: int) -> web.A
     """Serve feeds on the running event loop (the bot's); stop with ``runner.cleanup()``."""
     runner = web.AppRunner(make_app(service), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:  # a port in use: leave nothing open behind the error
+        await runner.cleanup()
+        raise
     return runner
 
 

@@ -30,6 +30,7 @@ from planner.exports import (
     entries,
 )
 from planner.ics import render_calendar
+from planner.limits import MAX_POSTPONE_DAYS
 from planner.links import Links
 from planner.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
 from planner.outbox import Outbox
@@ -245,6 +246,9 @@ class Planner:
             if days < 1:
                 raise InputError(f"--to: {to:%Y-%m-%d} is not after the next infusion on "
                                  f"{next_infusion.start:%Y-%m-%d}")
+            if days > MAX_POSTPONE_DAYS:
+                raise InputError(f"--to: {to:%Y-%m-%d} is more than {MAX_POSTPONE_DAYS} days "
+                                 f"after the next infusion on {next_infusion.start:%Y-%m-%d}")
         assert days is not None
         occupancy = self._occupancy_for(course_id, self.now().date() + timedelta(days=days))
         new = postpone(course, self.calendar, days, self.now(), occupancy=occupancy)

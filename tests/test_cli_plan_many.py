@@ -51,7 +51,7 @@ def test_a_bad_date_names_the_line_and_the_column(planner_cli, tmp_path):
     add_patients(planner_cli, 1)
     path = write_csv(tmp_path, "1,2027-02-30,,\n")
     assert_refused(planner_cli("plan-many", str(path)),
-                   "courses.csv line 2: first_infusion: '2027-02-30' is not a date")
+                   "courses.csv: line 2: first_infusion: '2027-02-30' is not a date")
 
 
 def test_a_line_with_both_starts_is_refused(planner_cli, tmp_path):

@@ -109,3 +109,69 @@ def test_several_named_protocols_can_be_defined():
 
 def test_no_year_end_closure_can_be_configured():
     assert parse_settings({"clinic": {"year_end_closure": []}}, "x").clinic.year_end_closure is None
+
+
+def test_a_weekday_triple_is_refused_as_a_pair():
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"protocol": {"ank": {"weekday_pairs": [["mon", "wed", "fri"]]}}},
+                       "x.toml")
+    assert str(caught.value) == ("x.toml: protocol.ank.weekday_pairs: each pair must be two "
+                                 "different weekdays, got ['mon', 'wed', 'fri']")
+
+
+def test_a_weekday_in_two_pairs_is_refused():
+    pairs = [["mon", "thu"], ["thu", "sat"]]
+    with pytest.raises(ConfigError, match=r"weekday_pairs: a weekday may be in one pair only, "
+                                          r"got \['thu', 'sat'\]"):
+        parse_settings({"protocol": {"ank": {"weekday_pairs": pairs}}}, "x.toml")
+
+
+def test_no_weekday_pairs_is_allowed():
+    settings = parse_settings({"protocol": {"ank": {"weekday_pairs": []}}}, "x.toml")
+    assert settings.protocols["ank"].weekday_pairs == ()
+
+
+def test_a_reminder_rule_about_a_kind_no_protocol_has_is_refused_naming_the_rule():
+    rules = [{"kind": "infusion", "minutes_before": 120},
+             {"kind": "infussion", "days_before": 1, "at": "18:00"}]
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"reminders": {"rule": rules}}, "x.toml")
+    assert str(caught.value) == (
+        "x.toml: reminders.rule[1].kind: is not an event kind of any protocol (kinds: "
+        "blood_test, cell_delivery, collection, follow_up, infusion), got 'infussion'")
+
+
+def test_a_reminder_rule_about_a_step_of_a_second_protocol_is_accepted():
+    data = {"protocol": {"ank": {}, "short": {"steps": {"consult": {
+                "anchor": "first_infusion", "offset_days": -7, "time": "10:00"}}}},
+            "reminders": {"rule": [{"kind": "consult", "days_before": 1, "at": "18:00"}]}}
+    settings = parse_settings(data, "x.toml")
+    assert [rule.kind for rule in settings.reminders.rules] == ["consult"]
+
+
+@pytest.mark.parametrize("url", ["ftp://calendar.example.jp", "calendar.example.jp",
+                                 "http://", "file:///etc/passwd"])
+def test_a_feed_base_url_that_is_not_http_is_refused(url):
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"feed": {"base_url": url}}, "x.toml")
+    assert str(caught.value) == (f"x.toml: feed.base_url: must be an http:// or https:// URL "
+                                 f"with a host, got {url!r}")
+
+
+def test_a_uid_domain_that_is_not_a_domain_is_refused():
+    with pytest.raises(ConfigError, match="export.uid_domain: must be a domain name"):
+        parse_settings({"export": {"uid_domain": "clinic example.jp"}}, "x.toml")
+
+
+def test_a_clinic_name_with_a_line_break_is_refused():
+    with pytest.raises(ConfigError, match="clinic.name: must not hold control characters or "
+                                          "line breaks"):
+        parse_settings({"clinic": {"name": "ANK\nclinic"}}, "x.toml")
+
+
+def test_quiet_hours_that_start_when_they_end_are_refused():
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({"reminders": {"quiet_hours": ["21:00", "21:00"]}}, "x.toml")
+    assert str(caught.value) == (
+        "x.toml: reminders.quiet_hours: start and end are the same time; give two different "
+        "times, or [] for no quiet hours, got ['21:00', '21:00']")
