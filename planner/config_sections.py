@@ -53,11 +53,13 @@ class FeedSettings:
     cancelled_days: int = 30
     refresh_minutes: int = 60
     serve_in_bot: bool = True
+    past_days: int = 14
+    future_days: int = 60
 
 
 def parse_feed(r: Reader) -> FeedSettings:
     r.check_keys({"host", "port", "base_url", "cancelled_days", "refresh_minutes",
-                  "serve_in_bot"})
+                  "serve_in_bot", "past_days", "future_days"})
     serve = r.table.get("serve_in_bot", True)
     if not isinstance(serve, bool):
         raise r.fail("serve_in_bot", "must be true or false", serve)
@@ -69,7 +71,52 @@ def parse_feed(r: Reader) -> FeedSettings:
         cancelled_days=r.integer("cancelled_days", 30, 0, 3650),
         refresh_minutes=r.integer("refresh_minutes", 60, 5, 7 * 24 * 60),
         serve_in_bot=serve,
+        past_days=r.integer("past_days", 14, 0, 3650),
+        future_days=r.integer("future_days", 60, 0, 3650),
     )
+
+
+@dataclass(frozen=True)
+class ClinicContact:
+    """How patients reach the clinic ([clinic] phone, after_hours_phone, address, map_url).
+
+    All optional: an empty value is left out wherever it would be shown.
+    """
+
+    phone: str = ""
+    after_hours_phone: str = ""
+    address: str = ""
+    map_url: str = ""
+
+
+CONTACT_KEYS = ("phone", "after_hours_phone", "address", "map_url")
+
+
+def parse_contact(r: Reader) -> ClinicContact:
+    """The contact keys of [clinic]; the other [clinic] keys are checked by ``config``."""
+    values = {}
+    for key in CONTACT_KEYS:
+        value = r.table.get(key, "")
+        if not isinstance(value, str):
+            raise r.fail(key, "must be a string", value)
+        values[key] = value.strip()
+    return ClinicContact(**values)
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """[privacy]: ``discreet`` keeps the treatment's name out of what others may glimpse
+    (calendar titles and notification previews)."""
+
+    discreet: bool = True
+
+
+def parse_privacy(r: Reader) -> PrivacySettings:
+    r.check_keys({"discreet"})
+    discreet = r.table.get("discreet", True)
+    if not isinstance(discreet, bool):
+        raise r.fail("discreet", "must be true or false", discreet)
+    return PrivacySettings(discreet=discreet)
 
 
 def parse_reminders(r: Reader) -> ReminderPolicy:

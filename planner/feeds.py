@@ -23,7 +23,7 @@ import json
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,24 +31,37 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from planner import __version__
+from planner.calendar_words import calendar_name
 from planner.config import Settings
 from planner.errors import InputError, NotFoundError
-from planner.exports import PATIENT_VIEW, STAFF_VIEW, Audience, SnapshotProtocols, entry, sees
+from planner.exports import (
+    PATIENT_VIEW,
+    STAFF_VIEW,
+    Audience,
+    SnapshotProtocols,
+    Wording,
+    entry,
+    patient_entries,
+    sees,
+)
+from planner.feed_window import IN_WINDOW, KEPT, Window, feed_version, window_at
 from planner.ics import CalendarEntry, render_calendar
 from planner.model import Protocol
 
 BODY_CACHE_SIZE = 64
 ENTRY_CACHE_SIZE = 200_000
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_KEPT = "(e.status = 'scheduled' OR e.updated_at >= ?)"
+LARGE_FEED_BYTES = 1_000_000
+"""Google Calendar stops updating a subscribed feed larger than about this."""
 _EVENT_KEYS = (
     "SELECT e.id, e.revision, e.kind, e.course_id, e.start_ts, e.seq FROM events e"
     " WHERE {where}")
 _START_KIND_SEQ = itemgetter(4, 2, 5)
-_WHOLE_ROWS = (
-    "SELECT e.*, c.patient_id, p.name AS patient_name, p.lang AS patient_lang,"
-    " p.mrn AS patient_mrn FROM events e JOIN courses c ON c.id = e.course_id"
-    " JOIN patients p ON p.id = c.patient_id WHERE e.id IN (SELECT value FROM json_each(?))")
+_ROWS = (
+    "SELECT e.*, c.patient_id, c.protocol_snapshot, p.name AS patient_name,"
+    " p.lang AS patient_lang, p.mrn AS patient_mrn FROM events e"
+    " JOIN courses c ON c.id = e.course_id JOIN patients p ON p.id = c.patient_id")
+_WHOLE_ROWS = _ROWS + " WHERE e.id IN (SELECT value FROM json_each(?))"
+_PATIENT_ROWS = _ROWS + " WHERE {where} ORDER BY e.start_ts, e.kind, e.seq"
 _COURSE_PATIENTS = (
     "SELECT c.id, p.name, p.lang FROM courses c JOIN patients p ON p.id = c.patient_id"
     " WHERE {where}")
@@ -83,11 +96,12 @@ class FeedBody:
         return self._gzipped[0]
 
 
-def _event_scope(feed: Feed) -> tuple[str, list[Any]]:
+def _event_scope(feed: Feed) -> tuple[str, dict[str, Any]]:
     """The events a feed draws from, before the audience filter: one patient's or all."""
     if feed.patient_id is not None:
-        return "e.course_id IN (SELECT id FROM courses WHERE patient_id = ?)", [feed.patient_id]
-    return "1", []
+        return ("e.course_id IN (SELECT id FROM courses WHERE patient_id = :patient)",
+                {"patient": feed.patient_id})
+    return "1", {}
 
 
 def _course_scope(feed: Feed) -> tuple[str, list[Any]]:
@@ -121,16 +135,21 @@ class _CourseView:
 def _fingerprint(settings: Settings) -> str:
     """What, besides the events, shapes a body: a change here must change every ETag."""
     shaping = (__version__, settings.clinic.name, settings.clinic.timezone, settings.export,
-               settings.feed.refresh_minutes)
+               settings.feed, settings.contact, settings.privacy)
     return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
 
 
 class Feeds:
     """Issue, list, revoke and build feeds over one database connection."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings,
+                 settings_since: datetime | None = None) -> None:
+        """``settings_since``: since when these settings are in force (a server's start),
+        so Last-Modified moves with the ETag when a restart brought new settings."""
         self.db = db
         self.settings = settings
+        self.settings_since = settings_since
+        self.wording = Wording.of(settings)
         self._bodies: OrderedDict[tuple[int, str], FeedBody] = OrderedDict()
         self._entry_cache: OrderedDict[tuple[Any, ...], CalendarEntry] = OrderedDict()
         self._protocols = SnapshotProtocols()
@@ -219,37 +238,32 @@ class Feeds:
 
     # -- building --------------------------------------------------------------------------
 
-    def _keep_since(self, now: datetime) -> str:
-        """Cancelled or missed events changed before this instant have dropped out."""
-        keep = now - timedelta(days=self.settings.feed.cancelled_days)
-        return keep.astimezone(UTC).isoformat(timespec="seconds")
+    def window(self, feed: Feed, now: datetime) -> Window:
+        """The days the feed holds at ``now`` (see ``planner.feed_window``)."""
+        feed_settings = self.settings.feed
+        future = None if feed.patient_id is not None else feed_settings.future_days or None
+        return window_at(now, self._tz, past_days=feed_settings.past_days, future_days=future,
+                         cancelled_days=feed_settings.cancelled_days)
 
-    def _where(self, feed: Feed, now: datetime) -> tuple[str, list[Any]]:
+    def _where(self, feed: Feed, now: datetime) -> tuple[str, dict[str, Any]]:
         scope, params = _event_scope(feed)
-        return f"{_KEPT} AND {scope}", [self._keep_since(now), *params]
+        return (f"{KEPT} AND {IN_WINDOW} AND {scope}",
+                {**params, **self.window(feed, now).params()})
 
     def version(self, feed: Feed, now: datetime) -> tuple[str, datetime]:
         """The feed's ETag and Last-Modified, from one aggregate query.
 
-        Last-Modified never goes back: when cancelled events drop out, the feed changed at
-        the moment the last of them passed ``cancelled_days``, even though the events still
-        in it are older. The ETag also changes with the settings that shape the text.
+        Last-Modified moves whenever the content does: an event changed, dropped out
+        (``cancelled_days``) or passed an edge of the window; it never goes back. The ETag
+        also changes with the settings that shape the text; Last-Modified is then at least
+        ``settings_since``.
         """
-        keep = self._keep_since(now)
         scope, params = _event_scope(feed)
-        count, newest, revisions, newest_dropped = self.db.execute(
-            f"SELECT TOTAL({_KEPT}), MAX(CASE WHEN {_KEPT} THEN e.updated_at END),"
-            f" TOTAL(CASE WHEN {_KEPT} THEN e.revision END),"
-            f" MAX(CASE WHEN {_KEPT} THEN NULL ELSE e.updated_at END)"
-            f" FROM events e WHERE {scope}",
-            [keep, keep, keep, keep, *params]).fetchone()
-        stamp = datetime.fromisoformat(newest) if newest else _EPOCH
-        if newest_dropped:
-            dropped_at = datetime.fromisoformat(newest_dropped) + timedelta(
-                days=self.settings.feed.cancelled_days, seconds=1)
-            stamp = max(stamp, dropped_at)
-        key = f"{self._fingerprint}:{feed.id}:{feed.role}:{count}:{newest}:{revisions}"
-        return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"', stamp
+        tag = f"{self._fingerprint}:{feed.id}:{feed.role}"
+        etag, changed = feed_version(self.db, scope, params, self.window(feed, now), tag)
+        if self.settings_since is not None:
+            changed = max(changed, self.settings_since.astimezone(UTC))
+        return etag, changed
 
     def body(self, feed: Feed, now: datetime) -> FeedBody:
         """The feed's current body, built only when its version changed."""
@@ -291,7 +305,7 @@ class Feeds:
 
     def _build_entry(self, row: dict[str, Any], audience: Audience,
                      course: _CourseView) -> CalendarEntry:
-        built = entry(row, audience, self.settings.export, self._tz, course.wording[-1])
+        built = entry(row, self.wording, self._tz, course.wording[-1])
         self._entry_cache[(row["id"], row["revision"], *course.wording)] = built
         if len(self._entry_cache) > ENTRY_CACHE_SIZE:
             self._entry_cache.popitem(last=False)
@@ -317,16 +331,32 @@ class Feeds:
                 self._by_course[course_id] = self._protocols.get(snapshot)
         return self._by_course
 
+    def _patient_entries(self, feed: Feed, now: datetime) -> list[CalendarEntry]:
+        """A patient's visits (a few dozen rows): worded as ``planner export`` words them."""
+        clause, params = self._where(feed, now)
+        rows = list(self.db.query(_PATIENT_ROWS.format(where=clause), params))
+        courses = self._course_protocols(list({row["course_id"] for row in rows}))
+        seen = [(row, courses[row["course_id"]]) for row in rows]
+        audience = Audience(PATIENT_VIEW)
+        totals = dict(self.db.execute(_INFUSION_TOTALS).fetchall())
+        return patient_entries([(row, protocol) for row, protocol in seen
+                                if sees(audience, protocol, row)], self.wording, self._tz, totals)
+
     def _render(self, feed: Feed, now: datetime) -> bytes:
-        audience = (Audience(PATIENT_VIEW) if feed.patient_id is not None
-                    else Audience(STAFF_VIEW, feed.role))
         clinic = self.settings.clinic
         refresh = f"PT{self.settings.feed.refresh_minutes}M"
+        if feed.patient_id is not None:
+            selected = self._patient_entries(feed, now)
+            (lang,) = self.db.execute("SELECT lang FROM patients WHERE id = ?",
+                                      [feed.patient_id]).fetchone()
+        else:
+            selected = self._entries(feed, now, Audience(STAFF_VIEW, feed.role))
+            lang = self.settings.export.staff_language
         return render_calendar(
-            self._entries(feed, now, audience),
+            selected,
             timezone=clinic.timezone,
-            name=f"{clinic.name} — " + ("ANK" if feed.patient_id is not None
-                                        else feed.role or "all"),
+            name=calendar_name(clinic.name, lang, patient=feed.patient_id is not None,
+                               role=feed.role),
             alarm_minutes=self.settings.export.alarm_minutes,
             extra_properties=(("REFRESH-INTERVAL;VALUE=DURATION", refresh),
                               ("X-PUBLISHED-TTL", refresh)))

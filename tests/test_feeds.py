@@ -12,6 +12,10 @@ The clinic lives in ``tmp_path/clinic.db``. Two patients, both planned on Mon 20
 Each course has 26 events (collection, 8 cell deliveries, 8 blood tests, 8 infusions,
 follow-up). Staff: 1 佐藤 花子 (nurse), 2 鈴木 一郎 (lab). The clock then stands at
 Fri 2026-11-27 09:00 Tokyo (``NOW``) and is moved by setting ``clinic.clock.moment``.
+
+With the default window (14 days back, staff feeds 60 days ahead) the feeds at ``NOW``
+hold everything from Fri 2026-11-13 on: both collections are already out. ``wide_clinic``
+keeps 60 days back and everything ahead, for tests about other things than the window.
 """
 
 from __future__ import annotations
@@ -85,6 +89,15 @@ class FeedClinic:
                 and (course_id is None or row["course_id"] == course_id)}
 
 
+def with_feed(settings: Settings, **changes: Any) -> Settings:
+    return replace(settings, feed=replace(settings.feed, **changes))
+
+
+def wide_settings() -> Settings:
+    """Feeds that hold 60 days back and everything ahead: the whole of both courses."""
+    return with_feed(load_settings(None), past_days=60, future_days=0)
+
+
 def make_clinic(path: Path, settings: Settings | None = None) -> FeedClinic:
     """The clinic of the module docstring, with the clock at ``NOW``."""
     settings = settings or load_settings(None)
@@ -106,6 +119,11 @@ def clinic(tmp_path: Path) -> FeedClinic:
     return make_clinic(tmp_path / "clinic.db")
 
 
+@pytest.fixture
+def wide_clinic(tmp_path: Path) -> FeedClinic:
+    return make_clinic(tmp_path / "clinic.db", wide_settings())
+
+
 def vevents(body: bytes) -> dict[str, Event]:
     """The VEVENTs of a calendar body, keyed by UID."""
     return {str(event["UID"]): event for event in Calendar.from_ical(body).events}
@@ -123,11 +141,19 @@ def with_export(settings: Settings, **changes: Any) -> Settings:
 # -- what each feed holds ----------------------------------------------------------------
 
 
-def test_a_whole_clinic_staff_feed_holds_every_event_of_both_courses(clinic: FeedClinic) -> None:
-    secret = clinic.issue(staff_id=1)
+def test_a_whole_clinic_staff_feed_holds_every_event_of_both_courses(
+        wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(staff_id=1)
 
-    assert set(vevents(clinic.body(secret))) == clinic.uids()
-    assert len(clinic.uids()) == 2 * EVENTS_PER_COURSE
+    assert set(vevents(wide_clinic.body(secret))) == wide_clinic.uids()
+    assert len(wide_clinic.uids()) == 2 * EVENTS_PER_COURSE
+
+
+def test_a_staff_feed_leaves_out_what_started_before_14_days_ago(clinic: FeedClinic) -> None:
+    secret = clinic.issue(staff_id=1)  # NOW Fri 2026-11-27: the window starts Fri 11-13
+
+    collections = clinic.uids(kinds={"collection"})  # Mon 2026-11-09, Tue 2026-11-10
+    assert set(vevents(clinic.body(secret))) == clinic.uids() - collections
 
 
 def test_the_lab_takes_part_in_cell_delivery_collection_and_infusion(
@@ -138,19 +164,22 @@ def test_the_lab_takes_part_in_cell_delivery_collection_and_infusion(
     assert {kind for kind in kinds if "lab" in protocol.audience_of(kind)} == LAB_KINDS
 
 
-def test_a_lab_feed_holds_exactly_the_events_the_lab_takes_part_in(clinic: FeedClinic) -> None:
-    secret = clinic.issue(staff_id=2, role="lab")
+def test_a_lab_feed_holds_exactly_the_events_the_lab_takes_part_in(
+        wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(staff_id=2, role="lab")
 
-    assert set(vevents(clinic.body(secret))) == clinic.uids(kinds=LAB_KINDS)
+    assert set(vevents(wide_clinic.body(secret))) == wide_clinic.uids(kinds=LAB_KINDS)
 
 
-def test_a_staff_feed_names_patients_by_initials_by_default(clinic: FeedClinic) -> None:
+def test_a_staff_feed_names_patients_by_family_name_or_initials_by_default(
+        clinic: FeedClinic) -> None:
     text = unfolded(clinic.body(clinic.issue(staff_id=1)))
 
-    assert "山.太. (#1)" in text
+    assert "山田様 (#1)" in text
     assert "J.S. (#2)" in text
     assert PATIENT_NAME not in text
-    assert "山田" not in text
+    assert "太郎" not in text
+    assert "山.太." not in text
     assert ENGLISH_PATIENT not in text
 
 
@@ -171,17 +200,15 @@ def test_a_staff_feed_shows_only_patient_numbers_when_staff_names_is_id(
 
     assert "(#1)" not in text
     assert "#1" in text
-    assert "山.太." not in text
     assert "山田" not in text
 
 
-def test_a_patient_feed_holds_only_that_patients_events_the_patient_attends(
-        clinic: FeedClinic) -> None:
-    secret = clinic.issue(patient_id=2)
+def test_a_patient_feed_holds_one_event_per_visit_of_that_patient(
+        wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(patient_id=2)
 
-    expected = clinic.uids(kinds={"collection", "blood_test", "infusion", "follow_up"},
-                           course_id=2)
-    assert set(vevents(clinic.body(secret))) == expected
+    expected = wide_clinic.uids(kinds={"collection", "infusion", "follow_up"}, course_id=2)
+    assert set(vevents(wide_clinic.body(secret))) == expected
 
 
 def test_a_patient_feed_holds_no_cell_delivery(clinic: FeedClinic) -> None:
@@ -197,9 +224,10 @@ def test_a_patient_feed_is_worded_in_the_patients_language(clinic: FeedClinic) -
 
     infusion_1 = japanese[clinic.event("infusion", 1)["uid"]]
     infusion_1_en = english[clinic.event("infusion", 1, course_id=2)["uid"]]
-    assert str(infusion_1["SUMMARY"]) == event_title("infusion", 1, 8, "ja")
-    assert str(infusion_1_en["SUMMARY"]) == event_title("infusion", 1, 8, "en")
-    assert event_title("infusion", 1, 8, "ja") != event_title("infusion", 1, 8, "en")
+    assert str(infusion_1["DESCRIPTION"]).startswith(event_title("infusion", 1, 8, "ja"))
+    assert str(infusion_1_en["DESCRIPTION"]).startswith(event_title("infusion", 1, 8, "en"))
+    assert str(infusion_1["SUMMARY"]) == "ANK clinic ご来院"
+    assert str(infusion_1_en["SUMMARY"]) == "ANK clinic visit"
 
 
 # -- versions: ETag, Last-Modified, the body cache -----------------------------------------
@@ -252,7 +280,8 @@ def test_last_modified_is_when_the_planning_was_stored(clinic: FeedClinic) -> No
     feed = feeds.find(clinic.issue(staff_id=1))
     assert feed is not None
 
-    assert feeds.version(feed, NOW)[1] == datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+    just_after = tokyo(2026, 11, 2, 10, 0)  # the follow-ups are not yet 60 days ahead
+    assert feeds.version(feed, just_after)[1] == datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 
 
 def test_last_modified_is_the_time_of_the_newest_change(clinic: FeedClinic) -> None:
@@ -265,30 +294,30 @@ def test_last_modified_is_the_time_of_the_newest_change(clinic: FeedClinic) -> N
     assert feeds.version(feed, NOW)[1] == datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
 
 
-def test_cancelled_events_stay_for_exactly_cancelled_days(clinic: FeedClinic) -> None:
-    secret = clinic.issue(patient_id=1)
-    clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
-    clinic.clock.moment = tokyo(2026, 12, 27, 9, 0)  # 30 days later
+def test_cancelled_events_stay_for_exactly_cancelled_days(wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(patient_id=1)
+    wide_clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
+    wide_clinic.clock.moment = tokyo(2026, 12, 27, 9, 0)  # 30 days later
 
-    events = vevents(clinic.body(secret))
+    events = vevents(wide_clinic.body(secret))
 
-    assert len(events) == 18  # collection, 8 blood tests, 8 infusions, follow-up
+    assert len(events) == 10  # collection, 8 infusion visits, follow-up
     assert {str(e["STATUS"]) for e in events.values()} == {"CONFIRMED", "CANCELLED"}
 
 
-def test_cancelled_events_drop_out_a_second_after_cancelled_days(clinic: FeedClinic) -> None:
-    secret = clinic.issue(patient_id=1)
-    clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
-    clinic.clock.moment = tokyo(2026, 12, 27, 9, 0) + timedelta(seconds=1)
+def test_cancelled_events_drop_out_a_second_after_cancelled_days(wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(patient_id=1)
+    wide_clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
+    wide_clinic.clock.moment = tokyo(2026, 12, 27, 9, 0) + timedelta(seconds=1)
 
-    assert set(vevents(clinic.body(secret))) == {clinic.event("collection", 1)["uid"]}
+    assert set(vevents(wide_clinic.body(secret))) == {wide_clinic.event("collection", 1)["uid"]}
 
 
-def test_last_modified_moves_forward_when_cancelled_events_drop_out(clinic: FeedClinic) -> None:
-    feeds = clinic.feeds()
-    feed = feeds.find(clinic.issue(patient_id=1))
+def test_last_modified_moves_forward_when_cancelled_events_drop_out(wide_clinic: FeedClinic) -> None:
+    feeds = wide_clinic.feeds()
+    feed = feeds.find(wide_clinic.issue(patient_id=1))
     assert feed is not None
-    clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
+    wide_clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
     cancelled_at = feeds.version(feed, tokyo(2026, 12, 27, 9, 0))[1]
 
     dropped_at = feeds.version(feed, tokyo(2026, 12, 28, 9, 0))[1]
