@@ -16,6 +16,7 @@ import gzip
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ import pytest
 from planner.feed_server import FeedService, bound_port, start_feed_server
 from tests.conftest import PlannerCli, tokyo
 from tests.ics_checks import check_ics
-from tests.test_feeds import FeedClinic, make_clinic, vevents, wide_settings
+from tests.test_feeds import FeedClinic, make_clinic, vevents, wide_settings, with_export
 
 T = TypeVar("T")
 Scenario = Callable[[httpx.AsyncClient], Awaitable[T]]
@@ -379,3 +380,51 @@ def test_planner_serve_answers_on_the_port_it_reports(clinic: FeedClinic) -> Non
     assert not base.endswith(":0")
     assert response.status_code == 200  # its window depends on today's date: not checked
     check_ics(response.content)
+
+
+# -- representations and restarts ----------------------------------------------------------
+
+
+def test_the_gzipped_body_has_its_own_strong_etag(clinic: FeedClinic) -> None:
+    secret = clinic.issue(staff_id=1)
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
+        plain = await poll(client, secret)
+        return plain, await poll(client, secret, **{"Accept-Encoding": "gzip"})
+
+    plain, zipped = serve(clinic, scenario)
+    assert zipped.headers["ETag"] == plain.headers["ETag"][:-1] + '-gz"'
+    assert not zipped.headers["ETag"].startswith("W/")
+
+
+def test_the_plain_etag_does_not_revalidate_the_gzipped_body(clinic: FeedClinic) -> None:
+    secret = clinic.issue(staff_id=1)
+
+    async def scenario(client: httpx.AsyncClient) -> httpx.Response:
+        plain = await poll(client, secret)
+        return await poll(client, secret, **{"Accept-Encoding": "gzip",
+                                             "If-None-Match": plain.headers["ETag"]})
+
+    assert serve(clinic, scenario).status_code == 200
+
+
+def test_new_staff_names_after_a_restart_give_200_despite_if_modified_since(
+        clinic: FeedClinic) -> None:
+    secret = clinic.issue(staff_id=1)
+
+    async def first(client: httpx.AsyncClient) -> httpx.Response:
+        return await poll(client, secret)
+
+    full_names = serve(replace(clinic, settings=with_export(clinic.settings, staff_names="full")),
+                       first)
+    clinic.clock.moment = tokyo(2026, 11, 27, 10, 0)  # restarted with staff_names = "initials"
+
+    async def again(client: httpx.AsyncClient) -> httpx.Response:
+        return await poll(client, secret,
+                          **{"If-Modified-Since": full_names.headers["Last-Modified"]})
+
+    initials = serve(clinic, again)
+    assert initials.status_code == 200
+    assert initials.headers["ETag"] != full_names.headers["ETag"]
+    assert initials.headers["Last-Modified"] == "Fri, 27 Nov 2026 01:00:00 GMT"
+    assert "山田様 (#1)" in initials.content.decode().replace("\r\n ", "")

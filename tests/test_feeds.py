@@ -522,3 +522,123 @@ def test_a_chats_feed_link_is_the_same_each_time_and_never_stored(tmp_path: Path
     assert not any(first in line for line in dump_database(tmp_path / "clinic.db"))
     feeds.revoke_chat(1001, moment)
     assert feeds.find(first) is None
+
+
+# -- the window, the calendar's words -------------------------------------------------------
+
+
+def test_a_staff_feed_holds_only_60_days_ahead(clinic: FeedClinic) -> None:
+    secret = clinic.issue(staff_id=1)
+    clinic.clock.moment = tokyo(2026, 11, 2, 10, 0)  # 60 days ahead ends Fri 2027-01-01
+
+    follow_ups = clinic.uids(kinds={"follow_up"})  # Thu 2027-01-07, Fri 2027-01-08
+    assert set(vevents(clinic.body(secret))) == clinic.uids() - follow_ups
+
+
+def test_a_patient_feed_holds_every_visit_ahead(clinic: FeedClinic) -> None:
+    secret = clinic.issue(patient_id=1)
+    clinic.clock.moment = tokyo(2026, 11, 2, 10, 0)
+
+    assert clinic.event("follow_up", 8)["uid"] in vevents(clinic.body(secret))
+
+
+def test_last_modified_moves_when_an_event_comes_into_the_window(clinic: FeedClinic) -> None:
+    feeds = clinic.feeds()
+    feed = feeds.find(clinic.issue(staff_id=1))
+    assert feed is not None
+
+    before = feeds.version(feed, tokyo(2026, 11, 7, 23, 59))
+    after = feeds.version(feed, tokyo(2026, 11, 8, 0, 1))  # Thu 2027-01-07 is 60 days on
+
+    assert after[0] != before[0]
+    assert after[1] == datetime(2026, 11, 7, 15, 0, tzinfo=UTC)  # Sun 11-08 00:00 Tokyo
+
+
+def test_last_modified_moves_when_an_event_leaves_the_window(clinic: FeedClinic) -> None:
+    feeds = clinic.feeds()
+    feed = feeds.find(clinic.issue(patient_id=2))
+    assert feed is not None
+
+    before = feeds.version(feed, tokyo(2026, 11, 24, 23, 59))
+    after = feeds.version(feed, tokyo(2026, 11, 25, 0, 1))  # Tue 11-10 is 15 days back
+
+    assert after[0] != before[0]
+    assert after[1] == datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Wed 11-25 00:00 Tokyo
+
+
+def test_last_modified_is_at_least_since_when_the_settings_are_in_force(
+        clinic: FeedClinic) -> None:
+    feed = clinic.feeds().find(clinic.issue(staff_id=1))
+    assert feed is not None
+    restarted = tokyo(2026, 11, 27, 12, 0)
+    full = Feeds(clinic.store.db, with_export(clinic.settings, staff_names="full"),
+                 settings_since=restarted)
+
+    assert full.version(feed, tokyo(2026, 11, 27, 12, 5))[1] == restarted
+
+
+def test_cancelled_events_older_than_the_window_drop_out_before_cancelled_days(
+        clinic: FeedClinic) -> None:
+    secret = clinic.issue(patient_id=1)
+    clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
+    clinic.clock.moment = tokyo(2026, 12, 19, 9, 0)  # 22 days later; the window from 12-05
+
+    kept = {clinic.event("infusion", seq)["uid"] for seq in (3, 4, 5, 6, 7, 8)}
+    assert set(vevents(clinic.body(secret))) == kept | {clinic.event("follow_up", 8)["uid"]}
+
+
+def test_an_infusion_day_is_one_visit_from_the_blood_test_to_the_drips_end(
+        clinic: FeedClinic) -> None:
+    visit = vevents(clinic.body(clinic.issue(patient_id=1)))[clinic.event("infusion", 1)["uid"]]
+
+    assert visit.start == tokyo(2026, 11, 30, 9, 30)  # the blood test, Mon 2026-11-30
+    assert visit.end == tokyo(2026, 11, 30, 11, 0)
+    assert "9:30までにお越しください。" in str(visit["DESCRIPTION"])
+
+
+def test_a_visits_sequence_rises_when_its_blood_test_alone_changes(clinic: FeedClinic) -> None:
+    secret = clinic.issue(patient_id=1)
+    uid = clinic.event("infusion", 2)["uid"]
+    before = int(vevents(clinic.body(secret))[uid]["SEQUENCE"])
+    blood_test = clinic.event("blood_test", 2)
+    clinic.store.db.execute("UPDATE events SET revision = revision + 1 WHERE id = ?",
+                            [blood_test["id"]])
+
+    assert int(vevents(clinic.body(secret))[uid]["SEQUENCE"]) == before + 1
+
+
+def test_a_patient_feed_gives_the_clinics_address_as_location(tmp_path: Path) -> None:
+    settings = replace(load_settings(None), contact=replace(
+        load_settings(None).contact, address="東京都中央区1-2-3", map_url="https://maps.example/x"))
+    clinic = make_clinic(tmp_path / "clinic.db", settings)
+
+    visit = vevents(clinic.body(clinic.issue(patient_id=1)))[clinic.event("infusion", 1)["uid"]]
+
+    assert str(visit["LOCATION"]) == "東京都中央区1-2-3"
+    assert str(visit["DESCRIPTION"]).endswith("地図：https://maps.example/x")
+
+
+def test_a_patient_feed_names_the_visit_when_discreet_is_off(tmp_path: Path) -> None:
+    settings = load_settings(None)
+    settings = replace(settings, privacy=replace(settings.privacy, discreet=False))
+    clinic = make_clinic(tmp_path / "clinic.db", settings)
+
+    visit = vevents(clinic.body(clinic.issue(patient_id=1)))[clinic.event("infusion", 1)["uid"]]
+
+    assert str(visit["SUMMARY"]) == event_title("infusion", 1, 8, "ja")
+
+
+def test_a_japanese_patients_feed_has_a_japanese_name_and_no_categories(
+        clinic: FeedClinic) -> None:
+    body = unfolded(clinic.body(clinic.issue(patient_id=1)))
+
+    assert "X-WR-CALNAME:ANK clinic ご来院の予定\r\n" in body
+    assert "CATEGORIES" not in body
+
+
+def test_a_nurse_feed_is_named_in_japanese_with_japanese_categories(clinic: FeedClinic) -> None:
+    body = unfolded(clinic.body(clinic.issue(staff_id=1, role="nurse")))
+
+    assert "X-WR-CALNAME:ANK clinic スタッフの予定（看護師）\r\n" in body
+    assert "CATEGORIES:ANK細胞の点滴\r\n" in body
+    assert "CATEGORIES:infusion" not in body
