@@ -222,6 +222,18 @@ class Feeds:
         if cursor.rowcount == 0:
             raise NotFoundError(f"ID: no active feed with id {feed_id}")
 
+    def large(self, feed_ids: list[int], now: datetime) -> list[tuple[int, int]]:
+        """(id, bytes) of each of these feeds whose body at ``now`` exceeds
+        ``LARGE_FEED_BYTES``."""
+        found = []
+        for row in self.db.execute(
+                "SELECT id, staff_id, patient_id, role FROM feeds"
+                " WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(feed_ids)]):
+            size = len(self.body(Feed(*row), now).body)
+            if size > LARGE_FEED_BYTES:
+                found.append((row[0], size))
+        return found
+
     def find(self, secret: str) -> Feed | None:
         """The active feed for a secret.
 

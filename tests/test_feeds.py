@@ -642,3 +642,18 @@ def test_a_nurse_feed_is_named_in_japanese_with_japanese_categories(clinic: Feed
     assert "X-WR-CALNAME:ANK clinic スタッフの予定（看護師）\r\n" in body
     assert "CATEGORIES:ANK細胞の点滴\r\n" in body
     assert "CATEGORIES:infusion" not in body
+
+
+def test_cli_feed_list_warns_about_a_feed_over_the_size_limit(
+        feed_cli: PlannerCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    feed_cli.ok("plan", "1", "--first-infusion", "2027-03-01", at=PLANNED_AT)
+    feed_cli.ok("feed", "issue", "--staff", "1")
+    feed_cli.ok("feed", "issue", "--patient", "1")
+    monkeypatch.setattr("planner.feeds.LARGE_FEED_BYTES", 8_000)  # the staff feed's ~10 kB
+
+    result = feed_cli.ok("feed", "list", at=datetime(2027, 2, 15, tzinfo=UTC))
+
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Warning: feed 1 is ")
+    assert "kB; Google Calendar stops updating a feed larger than about 1 MB" in warnings[0]
