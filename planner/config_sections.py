@@ -53,8 +53,8 @@ class FeedSettings:
     cancelled_days: int = 30
     refresh_minutes: int = 60
     serve_in_bot: bool = True
-    past_days: int = 14
-    future_days: int = 60
+    past_days: int = 7
+    future_days: int = 56
 
 
 def parse_feed(r: Reader) -> FeedSettings:
@@ -71,8 +71,8 @@ def parse_feed(r: Reader) -> FeedSettings:
         cancelled_days=r.integer("cancelled_days", 30, 0, 3650),
         refresh_minutes=r.integer("refresh_minutes", 60, 5, 7 * 24 * 60),
         serve_in_bot=serve,
-        past_days=r.integer("past_days", 14, 0, 3650),
-        future_days=r.integer("future_days", 60, 0, 3650),
+        past_days=r.integer("past_days", 7, 0, 3650),
+        future_days=r.integer("future_days", 56, 0, 3650),
     )
 
 

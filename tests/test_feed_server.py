@@ -3,9 +3,10 @@
 The clinic is the one of ``test_feeds.py`` (two patients planned on Mon 2026-11-02, the
 clock at Fri 2026-11-27 09:00 Tokyo), with feeds that hold 60 days back and everything
 ahead (``wide_settings``), so both courses are in them whole. A server started at the
-clock's time gives a Last-Modified no earlier than its start (its settings may be new). Staff change it through ``Planner`` on their own
-connection, as the CLI does, while the server reads on its own; both use one clock object,
-moved by setting ``clinic.clock.moment``. Clients send ``Accept-Encoding: identity``
+clock's time gives a Last-Modified no earlier than its start (its settings may be new).
+Staff change it through ``Planner`` on their own connection, as the CLI does, while the
+server reads on its own; both use one clock object, moved by setting
+``clinic.clock.moment``. Clients send ``Accept-Encoding: identity``
 unless a test asks for gzip.
 """
 

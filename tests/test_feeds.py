@@ -13,8 +13,8 @@ Each course has 26 events (collection, 8 cell deliveries, 8 blood tests, 8 infus
 follow-up). Staff: 1 佐藤 花子 (nurse), 2 鈴木 一郎 (lab). The clock then stands at
 Fri 2026-11-27 09:00 Tokyo (``NOW``) and is moved by setting ``clinic.clock.moment``.
 
-With the default window (14 days back, staff feeds 60 days ahead) the feeds at ``NOW``
-hold everything from Fri 2026-11-13 on: both collections are already out. ``wide_clinic``
+With the default window (7 days back, staff feeds 56 days ahead) the feeds at ``NOW``
+hold everything from Fri 2026-11-20 on: both collections are already out. ``wide_clinic``
 keeps 60 days back and everything ahead, for tests about other things than the window.
 """
 
@@ -149,8 +149,8 @@ def test_a_whole_clinic_staff_feed_holds_every_event_of_both_courses(
     assert len(wide_clinic.uids()) == 2 * EVENTS_PER_COURSE
 
 
-def test_a_staff_feed_leaves_out_what_started_before_14_days_ago(clinic: FeedClinic) -> None:
-    secret = clinic.issue(staff_id=1)  # NOW Fri 2026-11-27: the window starts Fri 11-13
+def test_a_staff_feed_leaves_out_what_started_before_7_days_ago(clinic: FeedClinic) -> None:
+    secret = clinic.issue(staff_id=1)  # NOW Fri 2026-11-27: the window starts Fri 11-20
 
     collections = clinic.uids(kinds={"collection"})  # Mon 2026-11-09, Tue 2026-11-10
     assert set(vevents(clinic.body(secret))) == clinic.uids() - collections
@@ -280,7 +280,7 @@ def test_last_modified_is_when_the_planning_was_stored(clinic: FeedClinic) -> No
     feed = feeds.find(clinic.issue(staff_id=1))
     assert feed is not None
 
-    just_after = tokyo(2026, 11, 2, 10, 0)  # the follow-ups are not yet 60 days ahead
+    just_after = tokyo(2026, 11, 2, 10, 0)  # the follow-ups are not yet 56 days ahead
     assert feeds.version(feed, just_after)[1] == datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 
 
@@ -313,7 +313,8 @@ def test_cancelled_events_drop_out_a_second_after_cancelled_days(wide_clinic: Fe
     assert set(vevents(wide_clinic.body(secret))) == {wide_clinic.event("collection", 1)["uid"]}
 
 
-def test_last_modified_moves_forward_when_cancelled_events_drop_out(wide_clinic: FeedClinic) -> None:
+def test_last_modified_moves_forward_when_cancelled_events_drop_out(
+        wide_clinic: FeedClinic) -> None:
     feeds = wide_clinic.feeds()
     feed = feeds.find(wide_clinic.issue(patient_id=1))
     assert feed is not None
@@ -527,9 +528,9 @@ def test_a_chats_feed_link_is_the_same_each_time_and_never_stored(tmp_path: Path
 # -- the window, the calendar's words -------------------------------------------------------
 
 
-def test_a_staff_feed_holds_only_60_days_ahead(clinic: FeedClinic) -> None:
+def test_a_staff_feed_holds_only_56_days_ahead(clinic: FeedClinic) -> None:
     secret = clinic.issue(staff_id=1)
-    clinic.clock.moment = tokyo(2026, 11, 2, 10, 0)  # 60 days ahead ends Fri 2027-01-01
+    clinic.clock.moment = tokyo(2026, 11, 2, 10, 0)  # 56 days ahead ends Mon 2026-12-28
 
     follow_ups = clinic.uids(kinds={"follow_up"})  # Thu 2027-01-07, Fri 2027-01-08
     assert set(vevents(clinic.body(secret))) == clinic.uids() - follow_ups
@@ -547,11 +548,11 @@ def test_last_modified_moves_when_an_event_comes_into_the_window(clinic: FeedCli
     feed = feeds.find(clinic.issue(staff_id=1))
     assert feed is not None
 
-    before = feeds.version(feed, tokyo(2026, 11, 7, 23, 59))
-    after = feeds.version(feed, tokyo(2026, 11, 8, 0, 1))  # Thu 2027-01-07 is 60 days on
+    before = feeds.version(feed, tokyo(2026, 11, 11, 23, 59))
+    after = feeds.version(feed, tokyo(2026, 11, 12, 0, 1))  # Thu 2027-01-07 is 56 days on
 
     assert after[0] != before[0]
-    assert after[1] == datetime(2026, 11, 7, 15, 0, tzinfo=UTC)  # Sun 11-08 00:00 Tokyo
+    assert after[1] == datetime(2026, 11, 11, 15, 0, tzinfo=UTC)  # Thu 11-12 00:00 Tokyo
 
 
 def test_last_modified_moves_when_an_event_leaves_the_window(clinic: FeedClinic) -> None:
@@ -559,11 +560,11 @@ def test_last_modified_moves_when_an_event_leaves_the_window(clinic: FeedClinic)
     feed = feeds.find(clinic.issue(patient_id=2))
     assert feed is not None
 
-    before = feeds.version(feed, tokyo(2026, 11, 24, 23, 59))
-    after = feeds.version(feed, tokyo(2026, 11, 25, 0, 1))  # Tue 11-10 is 15 days back
+    before = feeds.version(feed, tokyo(2026, 11, 17, 23, 59))
+    after = feeds.version(feed, tokyo(2026, 11, 18, 0, 1))  # Tue 11-10 is 8 days back
 
     assert after[0] != before[0]
-    assert after[1] == datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Wed 11-25 00:00 Tokyo
+    assert after[1] == datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # Wed 11-18 00:00 Tokyo
 
 
 def test_last_modified_is_at_least_since_when_the_settings_are_in_force(
@@ -581,9 +582,9 @@ def test_cancelled_events_older_than_the_window_drop_out_before_cancelled_days(
         clinic: FeedClinic) -> None:
     secret = clinic.issue(patient_id=1)
     clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
-    clinic.clock.moment = tokyo(2026, 12, 19, 9, 0)  # 22 days later; the window from 12-05
+    clinic.clock.moment = tokyo(2026, 12, 19, 9, 0)  # 22 days later; the window from 12-12
 
-    kept = {clinic.event("infusion", seq)["uid"] for seq in (3, 4, 5, 6, 7, 8)}
+    kept = {clinic.event("infusion", seq)["uid"] for seq in (5, 6, 7, 8)}  # Mon 12-14 on
     assert set(vevents(clinic.body(secret))) == kept | {clinic.event("follow_up", 8)["uid"]}
 
 
@@ -649,7 +650,7 @@ def test_cli_feed_list_warns_about_a_feed_over_the_size_limit(
     feed_cli.ok("plan", "1", "--first-infusion", "2027-03-01", at=PLANNED_AT)
     feed_cli.ok("feed", "issue", "--staff", "1")
     feed_cli.ok("feed", "issue", "--patient", "1")
-    monkeypatch.setattr("planner.feeds.LARGE_FEED_BYTES", 8_000)  # the staff feed's ~10 kB
+    monkeypatch.setattr("planner.feed_bodies.LARGE_FEED_BYTES", 8_000)  # the staff feed's ~10 kB
 
     result = feed_cli.ok("feed", "list", at=datetime(2027, 2, 15, tzinfo=UTC))
 
