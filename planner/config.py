@@ -26,16 +26,14 @@ from planner.config_reader import WEEKDAYS, Reader, weekday_numbers
 from planner.config_sections import (
     CONTACT_KEYS,
     BotSettings,
-    ClinicContact,
     FeedSettings,
-    PrivacySettings,
     parse_bot,
-    parse_contact,
     parse_feed,
-    parse_privacy,
+    parse_letterhead,
     parse_reminders,
 )
 from planner.errors import ConfigError
+from planner.letterhead import Letterhead
 from planner.model import Clinic, Protocol
 from planner.reminders import ReminderPolicy
 
@@ -64,8 +62,7 @@ class Settings:
     bot: BotSettings = field(default_factory=BotSettings)
     feed: FeedSettings = field(default_factory=FeedSettings)
     source: str = BUILT_IN
-    contact: ClinicContact = field(default_factory=ClinicContact)
-    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    letterhead: Letterhead = field(default_factory=Letterhead)
 
     def protocol(self, name: str | None) -> Protocol:
         wanted = name or self.default_protocol
@@ -177,8 +174,7 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
         bot=parse_bot(r.sub("bot")),
         feed=parse_feed(r.sub("feed")),
         source=source,
-        contact=parse_contact(r.sub("clinic")),
-        privacy=parse_privacy(r.sub("privacy")),
+        letterhead=parse_letterhead(r.sub("clinic"), r.sub("privacy"), clinic.name),
     )
 
 

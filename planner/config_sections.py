@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from planner.config_reader import Reader
+from planner.letterhead import Letterhead
 from planner.model import AUDIENCES
 from planner.reminders import ReminderPolicy, ReminderRule
 
@@ -74,49 +75,6 @@ def parse_feed(r: Reader) -> FeedSettings:
         past_days=r.integer("past_days", 7, 0, 3650),
         future_days=r.integer("future_days", 56, 0, 3650),
     )
-
-
-@dataclass(frozen=True)
-class ClinicContact:
-    """How patients reach the clinic ([clinic] phone, after_hours_phone, address, map_url).
-
-    All optional: an empty value is left out wherever it would be shown.
-    """
-
-    phone: str = ""
-    after_hours_phone: str = ""
-    address: str = ""
-    map_url: str = ""
-
-
-CONTACT_KEYS = ("phone", "after_hours_phone", "address", "map_url")
-
-
-def parse_contact(r: Reader) -> ClinicContact:
-    """The contact keys of [clinic]; the other [clinic] keys are checked by ``config``."""
-    values = {}
-    for key in CONTACT_KEYS:
-        value = r.table.get(key, "")
-        if not isinstance(value, str):
-            raise r.fail(key, "must be a string", value)
-        values[key] = value.strip()
-    return ClinicContact(**values)
-
-
-@dataclass(frozen=True)
-class PrivacySettings:
-    """[privacy]: ``discreet`` keeps the treatment's name out of what others may glimpse
-    (calendar titles and notification previews)."""
-
-    discreet: bool = True
-
-
-def parse_privacy(r: Reader) -> PrivacySettings:
-    r.check_keys({"discreet"})
-    discreet = r.table.get("discreet", True)
-    if not isinstance(discreet, bool):
-        raise r.fail("discreet", "must be true or false", discreet)
-    return PrivacySettings(discreet=discreet)
 
 
 def parse_reminders(r: Reader) -> ReminderPolicy:
@@ -187,3 +145,24 @@ def parse_bot(r: Reader) -> BotSettings:
         messages_per_second=float(rate),
         seconds_between_messages_to_one_chat=float(spacing),
     )
+
+
+CONTACT_KEYS = ("phone", "after_hours_phone", "address", "map_url")
+
+
+def parse_letterhead(clinic: Reader, privacy: Reader, name: str) -> Letterhead:
+    """The clinic's contact details (optional keys of ``[clinic]``, "" when not given) and
+    ``[privacy] discreet``, as patient messages show them."""
+    privacy.check_keys({"discreet"})
+    discreet = privacy.table.get("discreet", True)
+    if not isinstance(discreet, bool):
+        raise privacy.fail("discreet", "must be true or false", discreet)
+    values = {}
+    for key in CONTACT_KEYS:
+        value = clinic.table.get(key, "")
+        if not isinstance(value, str):
+            raise clinic.fail(key, "must be text in quotes", value)
+        values[key] = value.strip()
+    if values["map_url"] and not values["map_url"].startswith(("https://", "http://")):
+        raise clinic.fail("map_url", "must start with https:// or http://", values["map_url"])
+    return Letterhead(clinic=name, discreet=discreet, **values)

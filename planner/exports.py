@@ -48,9 +48,9 @@ class Wording:
 
     @classmethod
     def of(cls, settings: Settings) -> Wording:
-        contact = settings.contact
-        return cls(settings.export, settings.clinic.name, contact.address, contact.map_url,
-                   settings.privacy.discreet)
+        head = settings.letterhead
+        return cls(settings.export, settings.clinic.name, head.address, head.map_url,
+                   head.discreet)
 
     @property
     def location(self) -> str:

@@ -122,7 +122,7 @@ class _CourseView:
 def _fingerprint(settings: Settings) -> str:
     """What, besides the events, shapes a body: a change here must change every ETag."""
     shaping = (__version__, settings.clinic.name, settings.clinic.timezone, settings.export,
-               settings.feed, settings.contact, settings.privacy)
+               settings.feed, settings.letterhead)
     return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
 
 

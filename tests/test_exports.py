@@ -36,8 +36,8 @@ MAP_URL = "https://maps.example.jp/ank-clinic"
 @pytest.fixture
 def planner(tmp_path: Path) -> Planner:
     settings = load_settings(None)
-    settings = replace(settings, contact=replace(settings.contact, address=ADDRESS,
-                                                 map_url=MAP_URL))
+    settings = replace(settings, letterhead=replace(settings.letterhead, address=ADDRESS,
+                                                    map_url=MAP_URL))
     planner = Planner(Store(open_database(tmp_path / "clinic.db")), settings,
                       FixedClock(NOW), "test")
     planner.store.add_patient("山田 太郎", "ja", "1001", "test", NOW)

@@ -609,8 +609,8 @@ def test_a_visits_sequence_rises_when_its_blood_test_alone_changes(clinic: FeedC
 
 
 def test_a_patient_feed_gives_the_clinics_address_as_location(tmp_path: Path) -> None:
-    settings = replace(load_settings(None), contact=replace(
-        load_settings(None).contact, address="東京都中央区1-2-3", map_url="https://maps.example/x"))
+    settings = replace(load_settings(None), letterhead=replace(
+        load_settings(None).letterhead, address="東京都中央区1-2-3", map_url="https://maps.example/x"))
     clinic = make_clinic(tmp_path / "clinic.db", settings)
 
     visit = vevents(clinic.body(clinic.issue(patient_id=1)))[clinic.event("infusion", 1)["uid"]]
@@ -621,7 +621,7 @@ def test_a_patient_feed_gives_the_clinics_address_as_location(tmp_path: Path) ->
 
 def test_a_patient_feed_names_the_visit_when_discreet_is_off(tmp_path: Path) -> None:
     settings = load_settings(None)
-    settings = replace(settings, privacy=replace(settings.privacy, discreet=False))
+    settings = replace(settings, letterhead=replace(settings.letterhead, discreet=False))
     clinic = make_clinic(tmp_path / "clinic.db", settings)
 
     visit = vevents(clinic.body(clinic.issue(patient_id=1)))[clinic.event("infusion", 1)["uid"]]
