@@ -22,6 +22,7 @@ import unicodedata
 from datetime import datetime
 from pathlib import Path
 
+from planner.letterhead import format_clock
 from planner.texts import event_title, load_messages
 
 _MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
@@ -110,14 +111,11 @@ def patient_notes(kind: str, seq: int, total: int, lang: str, *,
     if arrival is not None:
         first, arrive, start, end = arrival
         lines.append(messages.format(
-            "ics.arrive_by", arrive=_clock(arrive), start=_clock(start), end=_clock(end),
+            "ics.arrive_by", arrive=format_clock(arrive, lang),
+            start=format_clock(start, lang), end=format_clock(end, lang),
             before=event_title(first, seq, total, lang, override_dir=override_dir)))
     if f"{kind}.instructions" in messages:
         lines.append(messages.get(f"{kind}.instructions"))
     if map_url:
         lines.append(messages.format("ics.map", url=map_url))
     return "\n".join(lines)
-
-
-def _clock(moment: datetime) -> str:
-    return f"{moment.hour}:{moment.minute:02d}"

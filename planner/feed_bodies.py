@@ -58,6 +58,9 @@ _COURSE_PATIENTS = (
     " WHERE {where}")
 _INFUSION_TOTALS = (
     "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion' GROUP BY course_id")
+_PATIENT_INFUSION_TOTALS = (
+    "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion' AND course_id IN"
+    " (SELECT id FROM courses WHERE patient_id = ?) GROUP BY course_id")
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,7 @@ class FeedBuilder:
         courses = self._course_protocols(list({row["course_id"] for row in rows}))
         seen = [(row, courses[row["course_id"]]) for row in rows]
         audience = Audience(PATIENT_VIEW)
-        totals = dict(self.db.execute(_INFUSION_TOTALS).fetchall())
+        totals = dict(self.db.execute(_PATIENT_INFUSION_TOTALS, [feed.patient_id]).fetchall())
         return patient_entries([(row, protocol) for row, protocol in seen
                                 if sees(audience, protocol, row)], self.wording, self._tz, totals)
 

@@ -80,7 +80,7 @@ def test_a_patients_export_has_no_separate_blood_test(planner: Planner) -> None:
     data = planner.export(patient_id=1)
 
     assert b"blood_test" not in data
-    assert "点滴前の採血のあと、10:00から点滴です" in data.decode().replace("\r\n ", "")
+    assert "点滴前の採血のあと、午前10時から点滴です" in data.decode().replace("\r\n ", "")
 
 
 def test_a_patients_export_gives_the_address_and_keeps_the_treatment_out_of_titles(

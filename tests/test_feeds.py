@@ -594,7 +594,7 @@ def test_an_infusion_day_is_one_visit_from_the_blood_test_to_the_drips_end(
 
     assert visit.start == tokyo(2026, 11, 30, 9, 30)  # the blood test, Mon 2026-11-30
     assert visit.end == tokyo(2026, 11, 30, 11, 0)
-    assert "9:30までにお越しください。" in str(visit["DESCRIPTION"])
+    assert "午前9時30分までにお越しください。" in str(visit["DESCRIPTION"])
 
 
 def test_a_visits_sequence_rises_when_its_blood_test_alone_changes(clinic: FeedClinic) -> None:
