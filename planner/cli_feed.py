@@ -92,11 +92,22 @@ def feed_list(app: App, as_json: bool) -> None:
     rows = _feeds(app).all()
     if as_json:
         echo_json(rows)
-        return
-    echo_table(((r["id"], r["staff_name"] or r["patient_name"],
-                 "staff" if r["staff_id"] else "patient", r["role"] or "", r["created_at"][:16],
-                 r["revoked_at"] or "") for r in rows),
-               ("id", "for", "kind", "role", "created (UTC)", "revoked"))
+    else:
+        echo_table(((r["id"], r["staff_name"] or r["patient_name"],
+                     "staff" if r["staff_id"] else "patient", r["role"] or "",
+                     r["created_at"][:16], r["revoked_at"] or "") for r in rows),
+                   ("id", "for", "kind", "role", "created (UTC)", "revoked"))
+    _warn_about_large_feeds(app, [r["id"] for r in rows if not r["revoked_at"]])
+
+
+def _warn_about_large_feeds(app: App, feed_ids: list[int]) -> None:
+    """A warning (on stderr) for each active feed whose body is now over about 1 MB."""
+    feeds = _feeds(app)
+    now = app.planner.now()
+    for feed_id, size in feeds.large(feed_ids, now):
+        click.echo(f"Warning: feed {feed_id} is {size // 1000:,} kB; Google Calendar stops "
+                   "updating a feed larger than about 1 MB. Lower [feed] future_days or "
+                   "issue feeds for one role (--role).", err=True)
 
 
 @feed.command("revoke")

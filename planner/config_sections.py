@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from planner.config_reader import Reader
+from planner.letterhead import Letterhead
 from planner.model import AUDIENCES
 from planner.reminders import ReminderPolicy, ReminderRule
 
@@ -53,11 +54,13 @@ class FeedSettings:
     cancelled_days: int = 30
     refresh_minutes: int = 60
     serve_in_bot: bool = True
+    past_days: int = 7
+    future_days: int = 56
 
 
 def parse_feed(r: Reader) -> FeedSettings:
     r.check_keys({"host", "port", "base_url", "cancelled_days", "refresh_minutes",
-                  "serve_in_bot"})
+                  "serve_in_bot", "past_days", "future_days"})
     serve = r.table.get("serve_in_bot", True)
     if not isinstance(serve, bool):
         raise r.fail("serve_in_bot", "must be true or false", serve)
@@ -69,6 +72,8 @@ def parse_feed(r: Reader) -> FeedSettings:
         cancelled_days=r.integer("cancelled_days", 30, 0, 3650),
         refresh_minutes=r.integer("refresh_minutes", 60, 5, 7 * 24 * 60),
         serve_in_bot=serve,
+        past_days=r.integer("past_days", 7, 0, 3650),
+        future_days=r.integer("future_days", 56, 0, 3650),
     )
 
 
@@ -143,3 +148,24 @@ def parse_bot(r: Reader) -> BotSettings:
         messages_per_second=float(rate),
         seconds_between_messages_to_one_chat=float(spacing),
     )
+
+
+CONTACT_KEYS = ("phone", "after_hours_phone", "address", "map_url")
+
+
+def parse_letterhead(clinic: Reader, privacy: Reader, name: str) -> Letterhead:
+    """The clinic's contact details (optional keys of ``[clinic]``, "" when not given) and
+    ``[privacy] discreet``, as patient messages show them."""
+    privacy.check_keys({"discreet"})
+    discreet = privacy.table.get("discreet", True)
+    if not isinstance(discreet, bool):
+        raise privacy.fail("discreet", "must be true or false", discreet)
+    values = {}
+    for key in CONTACT_KEYS:
+        value = clinic.table.get(key, "")
+        if not isinstance(value, str):
+            raise clinic.fail(key, "must be text in quotes", value)
+        values[key] = value.strip()
+    if values["map_url"] and not values["map_url"].startswith(("https://", "http://")):
+        raise clinic.fail("map_url", "must start with https:// or http://", values["map_url"])
+    return Letterhead(clinic=name, discreet=discreet, **values)

@@ -2,7 +2,9 @@
 
 ``GET``/``HEAD /feeds/<secret>.ics``. Calendar apps poll, so the answer is cheap when
 nothing changed: ETag and Last-Modified, 304 on If-None-Match / If-Modified-Since, gzip
-when asked. A revoked, unknown or malformed secret gets the same 404 as any wrong path.
+when asked. The gzipped body has its own strong ETag (the plain one with ``-gz``), since
+its bytes differ; Last-Modified is the same for both. A revoked, unknown or malformed
+secret gets the same 404 as any wrong path.
 Building a body runs in a worker thread on its own connection, so a large first build
 never stalls the bot's event loop; while nothing was committed, a poll does not even ask
 the database for the feed's version (see ``FeedService``).
@@ -51,7 +53,7 @@ class FeedService:
                                      check_same_thread=False)
         self.db = Database(connection)
         self.db.execute("PRAGMA foreign_keys = ON")
-        self.feeds = Feeds(self.db, settings)
+        self.feeds = Feeds(self.db, settings, settings_since=clock.now())
         self.clock = clock
         self.settings = settings
         self._lock = threading.Lock()
@@ -86,11 +88,17 @@ class FeedService:
         self.db.close()
 
 
-def _not_modified(request: web.Request, body: FeedBody) -> bool:
+def gzip_etag(etag: str) -> str:
+    """The strong ETag of the gzipped body: its bytes differ from the plain body's."""
+    return etag[:-1] + '-gz"'
+
+
+def _not_modified(request: web.Request, body: FeedBody, etag: str) -> bool:
+    """Whether the client holds this representation (``etag``: plain or gzip) already."""
     tags = request.headers.get("If-None-Match")
     if tags is not None:
         wanted = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
-        return body.etag in wanted or "*" in wanted
+        return etag in wanted or "*" in wanted
     since = request.headers.get("If-Modified-Since")
     if since is None:
         return False
@@ -130,16 +138,18 @@ def make_app(service: FeedService) -> web.Application:
         body = await asyncio.to_thread(service.lookup, name.removesuffix(".ics"))
         if body is None:
             raise web.HTTPNotFound()
+        gzipped = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+        etag = gzip_etag(body.etag) if gzipped else body.etag
         headers = {
-            "ETag": body.etag,
+            "ETag": etag,
             "Last-Modified": format_datetime(body.last_modified.astimezone(UTC), usegmt=True),
             "Cache-Control": f"private, max-age={max_age}, must-revalidate",
             "Vary": "Accept-Encoding",
         }
-        if _not_modified(request, body):
+        if _not_modified(request, body, etag):
             return web.Response(status=304, headers=headers)
         payload = body.body
-        if _accepts_gzip(request.headers.get("Accept-Encoding", "")):
+        if gzipped:
             payload = await asyncio.to_thread(body.gzipped)
             headers["Content-Encoding"] = "gzip"
         headers["Content-Type"] = CONTENT_TYPE

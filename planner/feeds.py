@@ -3,140 +3,32 @@
 A feed belongs to one person: a staff member (optionally for one role) or a patient. Its
 secret is random (192 bits), kept only as a SHA-256, and a revoked or unknown secret is
 indistinguishable from a wrong path. A feed holds exactly what its owner may see, worded
-as ``planner export`` words it; cancelled events stay (STATUS:CANCELLED, higher SEQUENCE)
-for ``cancelled_days`` so subscribed apps remove them, then drop out.
-
-Feeds are polled often, so nothing is rebuilt that did not change: the feed's version is
-one aggregate query (count, newest change, sum of revisions); its body is kept per
-version; each event's entry is kept per revision and wording here, and its VEVENT bytes by
-``planner.ics``. A rebuild after one change reads only ids, revisions and kinds of the
-events, and whole rows of the changed ones.
+as ``planner export`` words it, for a rolling window of days (``planner.feed_window``);
+cancelled events stay (STATUS:CANCELLED, higher SEQUENCE) for ``cancelled_days`` so
+subscribed apps remove them, then drop out. Bodies are built by ``planner.feed_bodies``.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import hmac
-import json
 import secrets
-from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database
-
-from planner import __version__
-from planner.config import Settings
 from planner.errors import InputError, NotFoundError
-from planner.exports import PATIENT_VIEW, STAFF_VIEW, Audience, SnapshotProtocols, entry, sees
-from planner.ics import CalendarEntry, render_calendar
-from planner.model import Protocol
+from planner.feed_bodies import LARGE_FEED_BYTES, Feed, FeedBody, FeedBuilder
 
-BODY_CACHE_SIZE = 64
-ENTRY_CACHE_SIZE = 200_000
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_KEPT = "(e.status = 'scheduled' OR e.updated_at >= ?)"
-_EVENT_KEYS = (
-    "SELECT e.id, e.revision, e.kind, e.course_id, e.start_ts, e.seq FROM events e"
-    " WHERE {where}")
-_START_KIND_SEQ = itemgetter(4, 2, 5)
-_WHOLE_ROWS = (
-    "SELECT e.*, c.patient_id, p.name AS patient_name, p.lang AS patient_lang,"
-    " p.mrn AS patient_mrn FROM events e JOIN courses c ON c.id = e.course_id"
-    " JOIN patients p ON p.id = c.patient_id WHERE e.id IN (SELECT value FROM json_each(?))")
-_COURSE_PATIENTS = (
-    "SELECT c.id, p.name, p.lang FROM courses c JOIN patients p ON p.id = c.patient_id"
-    " WHERE {where}")
-_INFUSION_TOTALS = (
-    "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion' GROUP BY course_id")
+__all__ = ["LARGE_FEED_BYTES", "Feed", "FeedBody", "Feeds", "secret_hash"]
 
 
 def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
 
 
-@dataclass(frozen=True)
-class Feed:
-    id: int
-    staff_id: int | None
-    patient_id: int | None
-    role: str | None
-
-
-@dataclass(frozen=True)
-class FeedBody:
-    """One version of a feed, ready to serve."""
-
-    etag: str
-    last_modified: datetime
-    body: bytes
-    _gzipped: list[bytes]
-
-    def gzipped(self) -> bytes:
-        if not self._gzipped:
-            self._gzipped.append(gzip.compress(self.body, compresslevel=3, mtime=0))
-        return self._gzipped[0]
-
-
-def _event_scope(feed: Feed) -> tuple[str, list[Any]]:
-    """The events a feed draws from, before the audience filter: one patient's or all."""
-    if feed.patient_id is not None:
-        return "e.course_id IN (SELECT id FROM courses WHERE patient_id = ?)", [feed.patient_id]
-    return "1", []
-
-
-def _course_scope(feed: Feed) -> tuple[str, list[Any]]:
-    """The courses a feed draws from: one patient's or all."""
-    if feed.patient_id is not None:
-        return "c.patient_id = ?", [feed.patient_id]
-    return "1", []
-
-
-class _CourseView:
-    """One course as a feed's audience sees it: which kinds, and the wording of entries.
-
-    ``wording`` is (view, patient name, patient language, infusions in the course): with
-    the event's id and revision, it decides the entry.
-    """
-
-    def __init__(self, audience: Audience, protocol: Protocol,
-                 wording: tuple[str, str, str, int]) -> None:
-        self.audience = audience
-        self.protocol = protocol
-        self.wording = wording
-        self._kinds: dict[str, bool] = {}
-
-    def sees(self, kind: str) -> bool:
-        seen = self._kinds.get(kind)
-        if seen is None:
-            seen = self._kinds[kind] = sees(self.audience, self.protocol, {"kind": kind})
-        return seen
-
-
-def _fingerprint(settings: Settings) -> str:
-    """What, besides the events, shapes a body: a change here must change every ETag."""
-    shaping = (__version__, settings.clinic.name, settings.clinic.timezone, settings.export,
-               settings.feed.refresh_minutes)
-    return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
-
-
-class Feeds:
-    """Issue, list, revoke and build feeds over one database connection."""
-
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self.db = db
-        self.settings = settings
-        self._bodies: OrderedDict[tuple[int, str], FeedBody] = OrderedDict()
-        self._entry_cache: OrderedDict[tuple[Any, ...], CalendarEntry] = OrderedDict()
-        self._protocols = SnapshotProtocols()
-        self._by_course: dict[int, Protocol] = {}
-        self._tz = ZoneInfo(settings.clinic.timezone)
-        self._fingerprint = _fingerprint(settings)
+class Feeds(FeedBuilder):
+    """Issue, list, revoke, find and build feeds over one database connection."""
 
     # -- managing --------------------------------------------------------------------------
 
@@ -216,117 +108,3 @@ class Feeds:
         if row is None or not hmac.compare_digest(row[4], wanted):
             return None
         return Feed(row[0], row[1], row[2], row[3])
-
-    # -- building --------------------------------------------------------------------------
-
-    def _keep_since(self, now: datetime) -> str:
-        """Cancelled or missed events changed before this instant have dropped out."""
-        keep = now - timedelta(days=self.settings.feed.cancelled_days)
-        return keep.astimezone(UTC).isoformat(timespec="seconds")
-
-    def _where(self, feed: Feed, now: datetime) -> tuple[str, list[Any]]:
-        scope, params = _event_scope(feed)
-        return f"{_KEPT} AND {scope}", [self._keep_since(now), *params]
-
-    def version(self, feed: Feed, now: datetime) -> tuple[str, datetime]:
-        """The feed's ETag and Last-Modified, from one aggregate query.
-
-        Last-Modified never goes back: when cancelled events drop out, the feed changed at
-        the moment the last of them passed ``cancelled_days``, even though the events still
-        in it are older. The ETag also changes with the settings that shape the text.
-        """
-        keep = self._keep_since(now)
-        scope, params = _event_scope(feed)
-        count, newest, revisions, newest_dropped = self.db.execute(
-            f"SELECT TOTAL({_KEPT}), MAX(CASE WHEN {_KEPT} THEN e.updated_at END),"
-            f" TOTAL(CASE WHEN {_KEPT} THEN e.revision END),"
-            f" MAX(CASE WHEN {_KEPT} THEN NULL ELSE e.updated_at END)"
-            f" FROM events e WHERE {scope}",
-            [keep, keep, keep, keep, *params]).fetchone()
-        stamp = datetime.fromisoformat(newest) if newest else _EPOCH
-        if newest_dropped:
-            dropped_at = datetime.fromisoformat(newest_dropped) + timedelta(
-                days=self.settings.feed.cancelled_days, seconds=1)
-            stamp = max(stamp, dropped_at)
-        key = f"{self._fingerprint}:{feed.id}:{feed.role}:{count}:{newest}:{revisions}"
-        return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"', stamp
-
-    def body(self, feed: Feed, now: datetime) -> FeedBody:
-        """The feed's current body, built only when its version changed."""
-        etag, last_modified = self.version(feed, now)
-        cached = self._bodies.get((feed.id, etag))
-        if cached is not None:
-            self._bodies.move_to_end((feed.id, etag))
-            return cached
-        built = FeedBody(etag, last_modified, self._render(feed, now), [])
-        self._bodies[(feed.id, etag)] = built
-        while len(self._bodies) > BODY_CACHE_SIZE:
-            self._bodies.popitem(last=False)
-        return built
-
-    def _entries(self, feed: Feed, now: datetime, audience: Audience) -> list[CalendarEntry]:
-        """The feed's entries in start order, each built once per event revision and wording.
-
-        Every build reads only what decides an entry (id, revision, kind, course); whole
-        rows are read just for the events not cached yet (all of them on the first build).
-        """
-        clause, params = self._where(feed, now)
-        events = self.db.execute(_EVENT_KEYS.format(where=clause), params).fetchall()
-        events.sort(key=_START_KIND_SEQ)  # faster than SQLite's ORDER BY on three columns
-        courses = self._courses(feed, audience)
-        entries: list[CalendarEntry | None] = []
-        missing: dict[int, int] = {}  # event id -> its place in ``entries``
-        for event_id, revision, kind, course_id, _, _ in events:
-            course = courses[course_id]
-            if not course.sees(kind):
-                continue
-            cached = self._entry_cache.get((event_id, revision, *course.wording))
-            if cached is None:
-                missing[event_id] = len(entries)
-            entries.append(cached)
-        for row in self.db.query(_WHOLE_ROWS, [json.dumps(list(missing))]):
-            course = courses[row["course_id"]]
-            entries[missing[row["id"]]] = self._build_entry(row, audience, course)
-        return [e for e in entries if e is not None]
-
-    def _build_entry(self, row: dict[str, Any], audience: Audience,
-                     course: _CourseView) -> CalendarEntry:
-        built = entry(row, audience, self.settings.export, self._tz, course.wording[-1])
-        self._entry_cache[(row["id"], row["revision"], *course.wording)] = built
-        if len(self._entry_cache) > ENTRY_CACHE_SIZE:
-            self._entry_cache.popitem(last=False)
-        return built
-
-    def _courses(self, feed: Feed, audience: Audience) -> dict[int, _CourseView]:
-        """What ``audience`` sees of each course the feed draws from, and how it is worded."""
-        scope, params = _course_scope(feed)
-        rows = self.db.execute(_COURSE_PATIENTS.format(where=scope), params).fetchall()
-        totals = dict(self.db.execute(_INFUSION_TOTALS).fetchall())
-        protocols = self._course_protocols([course_id for course_id, _, _ in rows])
-        return {course_id: _CourseView(audience, protocols[course_id],
-                                       (audience.view, name, lang, totals.get(course_id, 0)))
-                for course_id, name, lang in rows}
-
-    def _course_protocols(self, course_ids: list[int]) -> dict[int, Protocol]:
-        """Each course's protocol, parsed once: a course's snapshot never changes."""
-        unknown = [course_id for course_id in course_ids if course_id not in self._by_course]
-        if unknown:
-            for course_id, snapshot in self.db.execute(
-                    "SELECT id, protocol_snapshot FROM courses"
-                    " WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(unknown)]):
-                self._by_course[course_id] = self._protocols.get(snapshot)
-        return self._by_course
-
-    def _render(self, feed: Feed, now: datetime) -> bytes:
-        audience = (Audience(PATIENT_VIEW) if feed.patient_id is not None
-                    else Audience(STAFF_VIEW, feed.role))
-        clinic = self.settings.clinic
-        refresh = f"PT{self.settings.feed.refresh_minutes}M"
-        return render_calendar(
-            self._entries(feed, now, audience),
-            timezone=clinic.timezone,
-            name=f"{clinic.name} — " + ("ANK" if feed.patient_id is not None
-                                        else feed.role or "all"),
-            alarm_minutes=self.settings.export.alarm_minutes,
-            extra_properties=(("REFRESH-INTERVAL;VALUE=DURATION", refresh),
-                              ("X-PUBLISHED-TTL", refresh)))

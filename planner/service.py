@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from planner.batch import prepared_in_order
 from planner.calendar import ClinicCalendar
+from planner.calendar_words import calendar_name
 from planner.clock import Clock
 from planner.config import Settings
 from planner.course import Course, is_fixed, lab_notice_changes, slot_key
@@ -26,6 +27,7 @@ from planner.exports import (
     STAFF_VIEW,
     Audience,
     SnapshotProtocols,
+    Wording,
     audience_of,
     entries,
 )
@@ -327,18 +329,23 @@ class Planner:
         audience = Audience(PATIENT_VIEW) if patient_view else Audience(STAFF_VIEW, role)
         rows = self.store.export_rows(patient_id=patient_id, course_id=course_id,
                                       since=since, until=until)
-        selected = entries(rows, audience, self.settings.export, self.settings.clinic.timezone,
-                           self.store.infusion_totals())
+        selected = entries(rows, audience, Wording.of(self.settings),
+                           self.settings.clinic.timezone, self.store.infusion_totals())
         return render_calendar(selected, timezone=self.settings.clinic.timezone,
                                name=self._calendar_name(patient_id, course_id, role),
                                alarm_minutes=self.settings.export.alarm_minutes)
 
     def _calendar_name(self, patient_id: int | None, course_id: int | None,
                        role: str | None) -> str:
+        """In the patient's language for a patient's or a course's calendar."""
         clinic = self.settings.clinic.name
-        if patient_id is not None or course_id is not None:
-            return f"{clinic} — ANK"
-        return f"{clinic} — {role or 'all'}"
+        if course_id is not None:
+            patient_id = self.store.course(course_id)["patient_id"]
+        if patient_id is not None:
+            lang = self.store.patient(patient_id)["lang"]
+            return calendar_name(clinic, lang, patient=True, role=None)
+        return calendar_name(clinic, self.settings.export.staff_language, patient=False,
+                             role=role)
 
 
 def _describe(old: PlannedEvent | None, new: PlannedEvent) -> str:

@@ -646,7 +646,7 @@ def test_export_course_to_standard_output_is_a_valid_calendar(planner_cli: Plann
     data = planner_cli.ok("export", "--course", "1").stdout_bytes
 
     check_ics(data)
-    assert data.count(b"BEGIN:VEVENT") == 18  # collection, 8 blood tests, 8 infusions, follow-up
+    assert data.count(b"BEGIN:VEVENT") == 10  # collection, 8 infusion visits, follow-up
 
 
 def test_export_role_holds_only_the_events_of_that_role(planner_cli: PlannerCli,
@@ -654,7 +654,7 @@ def test_export_role_holds_only_the_events_of_that_role(planner_cli: PlannerCli,
     data = planner_cli.ok("export", "--role", "lab").stdout_bytes
 
     check_ics(data)
-    assert categories(data) == {"collection", "cell_delivery", "infusion"}
+    assert categories(data) == {"リンパ球の採取(成分採血)", "培養細胞の出荷・到着", "ANK細胞の点滴"}
 
 
 def test_export_all_is_a_valid_calendar_of_every_event(planner_cli: PlannerCli,
@@ -673,7 +673,8 @@ def test_patient_export_has_no_cell_delivery(planner_cli: PlannerCli,
                                              planned_course: int) -> None:
     data = planner_cli.ok("export", "--patient", "1").stdout_bytes
 
-    assert categories(data) == {"collection", "blood_test", "infusion", "follow_up"}
+    assert b"cell_delivery" not in data
+    assert "培養細胞" not in data.decode()
 
 
 def test_export_keeps_uids_and_raises_sequence_across_a_reschedule(
@@ -688,8 +689,8 @@ def test_export_keeps_uids_and_raises_sequence_across_a_reschedule(
     second = ics_events(data)
     assert set(second) == set(first)
     uid = infusion_4["uid"]
-    assert (int(first[uid]["SEQUENCE"]), int(second[uid]["SEQUENCE"])) == (0, 1)
-    assert second[uid].start.isoformat() == "2026-12-11T10:00:00+09:00"
+    assert (int(first[uid]["SEQUENCE"]), int(second[uid]["SEQUENCE"])) == (0, 2)  # and its test
+    assert second[uid].start.isoformat() == "2026-12-11T09:30:00+09:00"  # the blood test
 
 
 def test_export_after_cancel_marks_the_cancelled_events(planner_cli: PlannerCli,
@@ -720,8 +721,8 @@ def test_staff_export_with_initials_shows_no_full_name(planner_cli: PlannerCli,
     texts = _staff_summaries(planner_cli, config)
 
     assert texts
-    assert not any("山田" in text or "太郎" in text for text in texts)
-    assert all("(#1)" in text for text in texts)
+    assert not any("太郎" in text for text in texts)
+    assert all("山田様 (#1)" in text for text in texts)
 
 
 def test_staff_export_with_full_names_shows_the_full_name(planner_cli: PlannerCli,
@@ -806,7 +807,7 @@ def test_demo_runs_with_no_database_and_no_config_and_writes_a_calendar(
     assert os.listdir(tmp_path) == ["demo.ics"]  # no database left behind
     data = Path(tmp_path, "demo.ics").read_bytes()
     check_ics(data)
-    assert data.count(b"BEGIN:VEVENT") == 18
+    assert data.count(b"BEGIN:VEVENT") == 10  # collection, 8 infusion visits, follow-up
     assert "Calendar written to demo.ics" in result.output
 
 

@@ -12,6 +12,10 @@ The clinic lives in ``tmp_path/clinic.db``. Two patients, both planned on Mon 20
 Each course has 26 events (collection, 8 cell deliveries, 8 blood tests, 8 infusions,
 follow-up). Staff: 1 佐藤 花子 (nurse), 2 鈴木 一郎 (lab). The clock then stands at
 Fri 2026-11-27 09:00 Tokyo (``NOW``) and is moved by setting ``clinic.clock.moment``.
+
+With the default window (7 days back, staff feeds 56 days ahead) the feeds at ``NOW``
+hold everything from Fri 2026-11-20 on: both collections are already out. ``wide_clinic``
+keeps 60 days back and everything ahead, for tests about other things than the window.
 """
 
 from __future__ import annotations
@@ -85,6 +89,15 @@ class FeedClinic:
                 and (course_id is None or row["course_id"] == course_id)}
 
 
+def with_feed(settings: Settings, **changes: Any) -> Settings:
+    return replace(settings, feed=replace(settings.feed, **changes))
+
+
+def wide_settings() -> Settings:
+    """Feeds that hold 60 days back and everything ahead: the whole of both courses."""
+    return with_feed(load_settings(None), past_days=60, future_days=0)
+
+
 def make_clinic(path: Path, settings: Settings | None = None) -> FeedClinic:
     """The clinic of the module docstring, with the clock at ``NOW``."""
     settings = settings or load_settings(None)
@@ -106,6 +119,11 @@ def clinic(tmp_path: Path) -> FeedClinic:
     return make_clinic(tmp_path / "clinic.db")
 
 
+@pytest.fixture
+def wide_clinic(tmp_path: Path) -> FeedClinic:
+    return make_clinic(tmp_path / "clinic.db", wide_settings())
+
+
 def vevents(body: bytes) -> dict[str, Event]:
     """The VEVENTs of a calendar body, keyed by UID."""
     return {str(event["UID"]): event for event in Calendar.from_ical(body).events}
@@ -123,11 +141,19 @@ def with_export(settings: Settings, **changes: Any) -> Settings:
 # -- what each feed holds ----------------------------------------------------------------
 
 
-def test_a_whole_clinic_staff_feed_holds_every_event_of_both_courses(clinic: FeedClinic) -> None:
-    secret = clinic.issue(staff_id=1)
+def test_a_whole_clinic_staff_feed_holds_every_event_of_both_courses(
+        wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(staff_id=1)
 
-    assert set(vevents(clinic.body(secret))) == clinic.uids()
-    assert len(clinic.uids()) == 2 * EVENTS_PER_COURSE
+    assert set(vevents(wide_clinic.body(secret))) == wide_clinic.uids()
+    assert len(wide_clinic.uids()) == 2 * EVENTS_PER_COURSE
+
+
+def test_a_staff_feed_leaves_out_what_started_before_7_days_ago(clinic: FeedClinic) -> None:
+    secret = clinic.issue(staff_id=1)  # NOW Fri 2026-11-27: the window starts Fri 11-20
+
+    collections = clinic.uids(kinds={"collection"})  # Mon 2026-11-09, Tue 2026-11-10
+    assert set(vevents(clinic.body(secret))) == clinic.uids() - collections
 
 
 def test_the_lab_takes_part_in_cell_delivery_collection_and_infusion(
@@ -138,19 +164,22 @@ def test_the_lab_takes_part_in_cell_delivery_collection_and_infusion(
     assert {kind for kind in kinds if "lab" in protocol.audience_of(kind)} == LAB_KINDS
 
 
-def test_a_lab_feed_holds_exactly_the_events_the_lab_takes_part_in(clinic: FeedClinic) -> None:
-    secret = clinic.issue(staff_id=2, role="lab")
+def test_a_lab_feed_holds_exactly_the_events_the_lab_takes_part_in(
+        wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(staff_id=2, role="lab")
 
-    assert set(vevents(clinic.body(secret))) == clinic.uids(kinds=LAB_KINDS)
+    assert set(vevents(wide_clinic.body(secret))) == wide_clinic.uids(kinds=LAB_KINDS)
 
 
-def test_a_staff_feed_names_patients_by_initials_by_default(clinic: FeedClinic) -> None:
+def test_a_staff_feed_names_patients_by_family_name_or_initials_by_default(
+        clinic: FeedClinic) -> None:
     text = unfolded(clinic.body(clinic.issue(staff_id=1)))
 
-    assert "山.太. (#1)" in text
+    assert "山田様 (#1)" in text
     assert "J.S. (#2)" in text
     assert PATIENT_NAME not in text
-    assert "山田" not in text
+    assert "太郎" not in text
+    assert "山.太." not in text
     assert ENGLISH_PATIENT not in text
 
 
@@ -171,17 +200,15 @@ def test_a_staff_feed_shows_only_patient_numbers_when_staff_names_is_id(
 
     assert "(#1)" not in text
     assert "#1" in text
-    assert "山.太." not in text
     assert "山田" not in text
 
 
-def test_a_patient_feed_holds_only_that_patients_events_the_patient_attends(
-        clinic: FeedClinic) -> None:
-    secret = clinic.issue(patient_id=2)
+def test_a_patient_feed_holds_one_event_per_visit_of_that_patient(
+        wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(patient_id=2)
 
-    expected = clinic.uids(kinds={"collection", "blood_test", "infusion", "follow_up"},
-                           course_id=2)
-    assert set(vevents(clinic.body(secret))) == expected
+    expected = wide_clinic.uids(kinds={"collection", "infusion", "follow_up"}, course_id=2)
+    assert set(vevents(wide_clinic.body(secret))) == expected
 
 
 def test_a_patient_feed_holds_no_cell_delivery(clinic: FeedClinic) -> None:
@@ -197,9 +224,10 @@ def test_a_patient_feed_is_worded_in_the_patients_language(clinic: FeedClinic) -
 
     infusion_1 = japanese[clinic.event("infusion", 1)["uid"]]
     infusion_1_en = english[clinic.event("infusion", 1, course_id=2)["uid"]]
-    assert str(infusion_1["SUMMARY"]) == event_title("infusion", 1, 8, "ja")
-    assert str(infusion_1_en["SUMMARY"]) == event_title("infusion", 1, 8, "en")
-    assert event_title("infusion", 1, 8, "ja") != event_title("infusion", 1, 8, "en")
+    assert str(infusion_1["DESCRIPTION"]).startswith(event_title("infusion", 1, 8, "ja"))
+    assert str(infusion_1_en["DESCRIPTION"]).startswith(event_title("infusion", 1, 8, "en"))
+    assert str(infusion_1["SUMMARY"]) == "ANK clinic ご来院"
+    assert str(infusion_1_en["SUMMARY"]) == "ANK clinic visit"
 
 
 # -- versions: ETag, Last-Modified, the body cache -----------------------------------------
@@ -252,7 +280,8 @@ def test_last_modified_is_when_the_planning_was_stored(clinic: FeedClinic) -> No
     feed = feeds.find(clinic.issue(staff_id=1))
     assert feed is not None
 
-    assert feeds.version(feed, NOW)[1] == datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+    just_after = tokyo(2026, 11, 2, 10, 0)  # the follow-ups are not yet 56 days ahead
+    assert feeds.version(feed, just_after)[1] == datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 
 
 def test_last_modified_is_the_time_of_the_newest_change(clinic: FeedClinic) -> None:
@@ -265,30 +294,31 @@ def test_last_modified_is_the_time_of_the_newest_change(clinic: FeedClinic) -> N
     assert feeds.version(feed, NOW)[1] == datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
 
 
-def test_cancelled_events_stay_for_exactly_cancelled_days(clinic: FeedClinic) -> None:
-    secret = clinic.issue(patient_id=1)
-    clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
-    clinic.clock.moment = tokyo(2026, 12, 27, 9, 0)  # 30 days later
+def test_cancelled_events_stay_for_exactly_cancelled_days(wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(patient_id=1)
+    wide_clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
+    wide_clinic.clock.moment = tokyo(2026, 12, 27, 9, 0)  # 30 days later
 
-    events = vevents(clinic.body(secret))
+    events = vevents(wide_clinic.body(secret))
 
-    assert len(events) == 18  # collection, 8 blood tests, 8 infusions, follow-up
+    assert len(events) == 10  # collection, 8 infusion visits, follow-up
     assert {str(e["STATUS"]) for e in events.values()} == {"CONFIRMED", "CANCELLED"}
 
 
-def test_cancelled_events_drop_out_a_second_after_cancelled_days(clinic: FeedClinic) -> None:
-    secret = clinic.issue(patient_id=1)
-    clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
-    clinic.clock.moment = tokyo(2026, 12, 27, 9, 0) + timedelta(seconds=1)
+def test_cancelled_events_drop_out_a_second_after_cancelled_days(wide_clinic: FeedClinic) -> None:
+    secret = wide_clinic.issue(patient_id=1)
+    wide_clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
+    wide_clinic.clock.moment = tokyo(2026, 12, 27, 9, 0) + timedelta(seconds=1)
 
-    assert set(vevents(clinic.body(secret))) == {clinic.event("collection", 1)["uid"]}
+    assert set(vevents(wide_clinic.body(secret))) == {wide_clinic.event("collection", 1)["uid"]}
 
 
-def test_last_modified_moves_forward_when_cancelled_events_drop_out(clinic: FeedClinic) -> None:
-    feeds = clinic.feeds()
-    feed = feeds.find(clinic.issue(patient_id=1))
+def test_last_modified_moves_forward_when_cancelled_events_drop_out(
+        wide_clinic: FeedClinic) -> None:
+    feeds = wide_clinic.feeds()
+    feed = feeds.find(wide_clinic.issue(patient_id=1))
     assert feed is not None
-    clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
+    wide_clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
     cancelled_at = feeds.version(feed, tokyo(2026, 12, 27, 9, 0))[1]
 
     dropped_at = feeds.version(feed, tokyo(2026, 12, 28, 9, 0))[1]
@@ -493,3 +523,138 @@ def test_a_chats_feed_link_is_the_same_each_time_and_never_stored(tmp_path: Path
     assert not any(first in line for line in dump_database(tmp_path / "clinic.db"))
     feeds.revoke_chat(1001, moment)
     assert feeds.find(first) is None
+
+
+# -- the window, the calendar's words -------------------------------------------------------
+
+
+def test_a_staff_feed_holds_only_56_days_ahead(clinic: FeedClinic) -> None:
+    secret = clinic.issue(staff_id=1)
+    clinic.clock.moment = tokyo(2026, 11, 2, 10, 0)  # 56 days ahead ends Mon 2026-12-28
+
+    follow_ups = clinic.uids(kinds={"follow_up"})  # Thu 2027-01-07, Fri 2027-01-08
+    assert set(vevents(clinic.body(secret))) == clinic.uids() - follow_ups
+
+
+def test_a_patient_feed_holds_every_visit_ahead(clinic: FeedClinic) -> None:
+    secret = clinic.issue(patient_id=1)
+    clinic.clock.moment = tokyo(2026, 11, 2, 10, 0)
+
+    assert clinic.event("follow_up", 8)["uid"] in vevents(clinic.body(secret))
+
+
+def test_last_modified_moves_when_an_event_comes_into_the_window(clinic: FeedClinic) -> None:
+    feeds = clinic.feeds()
+    feed = feeds.find(clinic.issue(staff_id=1))
+    assert feed is not None
+
+    before = feeds.version(feed, tokyo(2026, 11, 11, 23, 59))
+    after = feeds.version(feed, tokyo(2026, 11, 12, 0, 1))  # Thu 2027-01-07 is 56 days on
+
+    assert after[0] != before[0]
+    assert after[1] == datetime(2026, 11, 11, 15, 0, tzinfo=UTC)  # Thu 11-12 00:00 Tokyo
+
+
+def test_last_modified_moves_when_an_event_leaves_the_window(clinic: FeedClinic) -> None:
+    feeds = clinic.feeds()
+    feed = feeds.find(clinic.issue(patient_id=2))
+    assert feed is not None
+
+    before = feeds.version(feed, tokyo(2026, 11, 17, 23, 59))
+    after = feeds.version(feed, tokyo(2026, 11, 18, 0, 1))  # Tue 11-10 is 8 days back
+
+    assert after[0] != before[0]
+    assert after[1] == datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # Wed 11-18 00:00 Tokyo
+
+
+def test_last_modified_is_at_least_since_when_the_settings_are_in_force(
+        clinic: FeedClinic) -> None:
+    feed = clinic.feeds().find(clinic.issue(staff_id=1))
+    assert feed is not None
+    restarted = tokyo(2026, 11, 27, 12, 0)
+    full = Feeds(clinic.store.db, with_export(clinic.settings, staff_names="full"),
+                 settings_since=restarted)
+
+    assert full.version(feed, tokyo(2026, 11, 27, 12, 5))[1] == restarted
+
+
+def test_cancelled_events_older_than_the_window_drop_out_before_cancelled_days(
+        clinic: FeedClinic) -> None:
+    secret = clinic.issue(patient_id=1)
+    clinic.planner.cancel(1, "admitted to hospital", force=True)  # Fri 2026-11-27 09:00
+    clinic.clock.moment = tokyo(2026, 12, 19, 9, 0)  # 22 days later; the window from 12-12
+
+    kept = {clinic.event("infusion", seq)["uid"] for seq in (5, 6, 7, 8)}  # Mon 12-14 on
+    assert set(vevents(clinic.body(secret))) == kept | {clinic.event("follow_up", 8)["uid"]}
+
+
+def test_an_infusion_day_is_one_visit_from_the_blood_test_to_the_drips_end(
+        clinic: FeedClinic) -> None:
+    visit = vevents(clinic.body(clinic.issue(patient_id=1)))[clinic.event("infusion", 1)["uid"]]
+
+    assert visit.start == tokyo(2026, 11, 30, 9, 30)  # the blood test, Mon 2026-11-30
+    assert visit.end == tokyo(2026, 11, 30, 11, 0)
+    assert "午前9時30分までにお越しください。" in str(visit["DESCRIPTION"])
+
+
+def test_a_visits_sequence_rises_when_its_blood_test_alone_changes(clinic: FeedClinic) -> None:
+    secret = clinic.issue(patient_id=1)
+    uid = clinic.event("infusion", 2)["uid"]
+    before = int(vevents(clinic.body(secret))[uid]["SEQUENCE"])
+    blood_test = clinic.event("blood_test", 2)
+    clinic.store.db.execute("UPDATE events SET revision = revision + 1 WHERE id = ?",
+                            [blood_test["id"]])
+
+    assert int(vevents(clinic.body(secret))[uid]["SEQUENCE"]) == before + 1
+
+
+def test_a_patient_feed_gives_the_clinics_address_as_location(tmp_path: Path) -> None:
+    settings = replace(load_settings(None), letterhead=replace(
+        load_settings(None).letterhead, address="東京都中央区1-2-3", map_url="https://maps.example/x"))
+    clinic = make_clinic(tmp_path / "clinic.db", settings)
+
+    visit = vevents(clinic.body(clinic.issue(patient_id=1)))[clinic.event("infusion", 1)["uid"]]
+
+    assert str(visit["LOCATION"]) == "東京都中央区1-2-3"
+    assert str(visit["DESCRIPTION"]).endswith("地図：https://maps.example/x")
+
+
+def test_a_patient_feed_names_the_visit_when_discreet_is_off(tmp_path: Path) -> None:
+    settings = load_settings(None)
+    settings = replace(settings, letterhead=replace(settings.letterhead, discreet=False))
+    clinic = make_clinic(tmp_path / "clinic.db", settings)
+
+    visit = vevents(clinic.body(clinic.issue(patient_id=1)))[clinic.event("infusion", 1)["uid"]]
+
+    assert str(visit["SUMMARY"]) == event_title("infusion", 1, 8, "ja")
+
+
+def test_a_japanese_patients_feed_has_a_japanese_name_and_no_categories(
+        clinic: FeedClinic) -> None:
+    body = unfolded(clinic.body(clinic.issue(patient_id=1)))
+
+    assert "X-WR-CALNAME:ANK clinic ご来院の予定\r\n" in body
+    assert "CATEGORIES" not in body
+
+
+def test_a_nurse_feed_is_named_in_japanese_with_japanese_categories(clinic: FeedClinic) -> None:
+    body = unfolded(clinic.body(clinic.issue(staff_id=1, role="nurse")))
+
+    assert "X-WR-CALNAME:ANK clinic スタッフの予定（看護師）\r\n" in body
+    assert "CATEGORIES:ANK細胞の点滴\r\n" in body
+    assert "CATEGORIES:infusion" not in body
+
+
+def test_cli_feed_list_warns_about_a_feed_over_the_size_limit(
+        feed_cli: PlannerCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    feed_cli.ok("plan", "1", "--first-infusion", "2027-03-01", at=PLANNED_AT)
+    feed_cli.ok("feed", "issue", "--staff", "1")
+    feed_cli.ok("feed", "issue", "--patient", "1")
+    monkeypatch.setattr("planner.feed_bodies.LARGE_FEED_BYTES", 8_000)  # the staff feed's ~10 kB
+
+    result = feed_cli.ok("feed", "list", at=datetime(2027, 2, 15, tzinfo=UTC))
+
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Warning: feed 1 is ")
+    assert "kB; Google Calendar stops updating a feed larger than about 1 MB" in warnings[0]
