@@ -13,10 +13,34 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 from planner.calendar import ClinicCalendar
 from planner.errors import PlanningError
 from planner.model import INFUSION, Anchor, Occupancy, PlannedEvent, Protocol, Step
+
+
+class Budget(NamedTuple):
+    """Bends a plan may still use: in all, and of them stretched gaps over a closure."""
+
+    total: int = 0
+    gaps: int = 0
+
+    def spend(self, bends: int, gaps: int) -> Budget | None:
+        """The budget left after ``bends`` (``gaps`` of them gaps), or None if over."""
+        if bends > self.total or gaps > self.gaps:
+            return None
+        return Budget(self.total - bends, self.gaps - gaps)
+
+
+NO_BENDS = Budget()
+
+
+def budgets(protocol: Protocol) -> list[Budget]:
+    """Budgets to try in turn, so the first plan found bends nothing if it can, and
+    otherwise as few rules as it must (iterative deepening on the number of bends)."""
+    return [Budget(n, min(n, protocol.closure_gaps_per_course))
+            for n in range(protocol.bends_per_course + 1)]
 
 
 @dataclass
@@ -26,14 +50,36 @@ class Failure:
     depth: int = -1
     rule: str = ""
     reason: str = ""
+    day: date | None = None
 
-    def record(self, depth: int, rule: str, reason: Callable[[], str]) -> None:
-        """Keep the deepest failure; ``reason`` is only formatted when it is kept."""
+    def record(self, depth: int, rule: str, reason: Callable[[], str],
+               day: date | None = None) -> None:
+        """Keep the deepest failure; ``reason`` is only formatted when it is kept.
+        ``day`` is where it failed, to name the closure that really blocks."""
         if depth > self.depth:
-            self.depth, self.rule, self.reason = depth, rule, reason()
+            self.depth, self.rule, self.reason, self.day = depth, rule, reason(), day
 
-    def error(self, suggestion: str | None = None) -> PlanningError:
-        return PlanningError(self.rule or "plan", self.reason or "no plan fits", suggestion)
+    def error(self, suggestion: str | None = None,
+              calendar: ClinicCalendar | None = None) -> PlanningError:
+        return PlanningError(self.rule or "plan", self._reason(calendar), suggestion)
+
+    def _reason(self, calendar: ClinicCalendar | None) -> str:
+        """The reason, naming the closure near the failure when the reason itself names
+        only a weekly day off or a gap (the closure is what really blocks)."""
+        reason = self.reason or "no plan fits"
+        if calendar is None or self.day is None or _names_closure(reason):
+            return reason
+        near = calendar.closures_between(self.day - timedelta(days=7),
+                                         self.day + timedelta(days=7))
+        if not near:
+            return reason
+        nearest = min(near, key=lambda d: abs((d - self.day).days) if self.day else 0)
+        return f"{reason}; blocked by {calendar.describe_closure([nearest])}"
+
+
+def _names_closure(reason: str) -> bool:
+    return any(word in reason for word in ("year-end closure", "public holiday",
+                                           "extra closed date", "chairs are taken"))
 
 
 def later_first(target: date, days: Iterable[date]) -> list[date]:
@@ -72,12 +118,19 @@ class Placer:
     calendar: ClinicCalendar
     occupancy: Occupancy = field(default_factory=Occupancy)
     failure: Failure = field(default_factory=Failure)
-    _dead: set[tuple[int, tuple[date, ...]]] = field(default_factory=set)
+    collected: bool = False
+    _dead: set[tuple[int, tuple[date, ...], Budget]] = field(default_factory=set)
 
     # -- single events -------------------------------------------------------------------
 
-    def infusion_on(self, day: date, seq: int) -> list[PlannedEvent] | None:
-        """The infusion ``seq`` on ``day`` with its per-infusion steps, or None if it won't fit."""
+    def infusion_on(
+        self, day: date, seq: int, same_day: bool = False
+    ) -> list[PlannedEvent] | None:
+        """The infusion ``seq`` on ``day`` with its per-infusion steps, or None if it won't fit.
+
+        With ``same_day`` a step whose window is all closed may take its ``same_day_time``
+        on the infusion's day (a bend the caller counts with ``same_day_bends``).
+        """
         if not self._open(day, seq, f"infusion {seq}"):
             return None
         start = self._free_slot(day, seq)
@@ -89,17 +142,25 @@ class Placer:
         events = [infusion]
         for step in self.protocol.steps:
             if step.anchor is Anchor.EACH:
-                placed = self.step_for(step, infusion, seq)
+                placed = self.step_for(step, infusion, seq, same_day)
                 if placed is None:
                     return None
                 events.append(placed)
         return events
 
+    def same_day_bends(self, events: list[PlannedEvent]) -> int:
+        """How many dated steps in ``events`` sit on their infusion's own day (a bend)."""
+        bending = {s.kind for s in self.protocol.steps if s.same_day_time is not None}
+        if not bending:
+            return 0
+        days = {e.seq: e.start.date() for e in events if e.kind == INFUSION}
+        return sum(1 for e in events if e.kind in bending and days.get(e.seq) == e.start.date())
+
     def _open(self, day: date, depth: int, what: str) -> bool:
         reason = self.calendar.closed_reason(day)
         if reason is not None:
             self.failure.record(depth, "clinic.calendar",
-                                lambda: f"{what} on {day:%Y-%m-%d}: {reason}")
+                                lambda: f"{what} on {day:%Y-%m-%d}: {reason}", day)
         return reason is None
 
     def _free_slot(self, day: date, seq: int) -> datetime | None:
@@ -146,8 +207,14 @@ class Placer:
             start + timedelta(minutes=first), start + timedelta(minutes=last)
         )
 
-    def step_for(self, step: Step, infusion: PlannedEvent, seq: int) -> PlannedEvent | None:
-        """Place ``step`` for its anchor infusion, or None (with the reason recorded)."""
+    def step_for(
+        self, step: Step, infusion: PlannedEvent, seq: int, same_day: bool = False
+    ) -> PlannedEvent | None:
+        """Place ``step`` for its anchor infusion, or None (with the reason recorded).
+
+        With ``same_day``, a step whose whole window is closed falls back to its
+        ``same_day_time`` on the infusion's day when that ends before the infusion.
+        """
         owner = infusion.seq
         if step.time is None:
             start = infusion.start + timedelta(minutes=step.offset_minutes)
@@ -155,6 +222,10 @@ class Placer:
         anchor_day = infusion.start.date()
         for offset in _offsets_nearest_first(step.offset_days, step.window_days):
             placed = self.step_on(step, anchor_day + timedelta(days=offset), owner)
+            if placed is not None:
+                return placed
+        if same_day:
+            placed = self._same_day_step(step, infusion)
             if placed is not None:
                 return placed
         low, high = step.window_days
@@ -165,8 +236,27 @@ class Placer:
             f"{anchor_day + timedelta(days=low):%Y-%m-%d} and "
             f"{anchor_day + timedelta(days=high):%Y-%m-%d} ({low:+d} to {high:+d} days from "
             f"infusion {infusion.seq} on {anchor_day:%Y-%m-%d})",
+            anchor_day,
         )
         return None
+
+    def _same_day_step(self, step: Step, infusion: PlannedEvent) -> PlannedEvent | None:
+        """``step`` on its infusion's day at ``same_day_time``, ending before the infusion's
+        first same-day step, when its window had no open day only because of a closure."""
+        if step.same_day_time is None or step.anchor is not Anchor.EACH:
+            return None
+        day = infusion.start.date()
+        low, high = step.window_days
+        window = [day + timedelta(days=o) for o in range(low, high + 1)]
+        if not any(self.calendar.is_closure(d) for d in window):
+            return None
+        start = self.calendar.at(day, step.same_day_time)
+        end = start + timedelta(minutes=step.minutes)
+        if end > infusion.start + timedelta(minutes=self._same_day_span[0]):
+            return None
+        if not self.calendar.within_hours(start, end):
+            return None
+        return PlannedEvent(step.kind, infusion.seq, start, end)
 
     @cached_property
     def _clinic_minutes(self) -> tuple[int, int]:
@@ -225,6 +315,7 @@ class Placer:
             lambda: f"infusion {seq} on {day:%Y-%m-%d} would be infusion number {in_week + 1} in "
             f"the week of {day - timedelta(days=day.weekday()):%Y-%m-%d}; the protocol allows "
             f"{self.protocol.per_week}",
+            day,
         )
         return False
 
@@ -235,28 +326,35 @@ class Placer:
         ideal: dict[int, date],
         last_seq: int,
         placed_days: tuple[date, ...] = (),
+        budget: Budget = NO_BENDS,
     ) -> list[PlannedEvent] | None:
         """Infusions ``seq``..``last_seq`` after an infusion on ``previous``, or None.
 
         ``placed_days`` are the infusion days of the last week, for the weekly rhythm.
+        ``budget`` is how many rules may still bend (a gap stretched over a closure, a
+        cell delivery on the infusion's morning); gaps inside the rule are tried first.
         """
         if seq > last_seq:
             return []
         placed_days = tuple(d for d in (*placed_days, previous) if (previous - d).days < 7)
-        state = (seq, placed_days)
+        state = (seq, placed_days, budget)
         if state in self._dead:
             return None
         low, high = self.protocol.gap_days
         window = day_span(previous + timedelta(days=low), previous + timedelta(days=high))
         preferred_gap = (ideal[seq] - previous).days
-        for gap in _offsets_nearest_first(preferred_gap, (low, high)):
+        for gap in self._gaps(preferred_gap, previous, budget):
             day = previous + timedelta(days=gap)
             if not self._keeps_weekly_rhythm(day, seq, placed_days):
                 continue
-            placed = self.infusion_on(day, seq)
+            stretched = 1 if gap > high else 0
+            placed = self.infusion_on(day, seq, same_day=budget.total > stretched)
             if placed is None:
                 continue
-            rest = self.series(seq + 1, day, ideal, last_seq, placed_days)
+            left = budget.spend(stretched + self.same_day_bends(placed), stretched)
+            if left is None:
+                continue
+            rest = self.series(seq + 1, day, ideal, last_seq, placed_days, left)
             if rest is not None:
                 return placed + rest
         self._dead.add(state)
@@ -266,8 +364,22 @@ class Placer:
             lambda: f"no day for infusion {seq} between {window[0]:%Y-%m-%d} and "
             f"{window[-1]:%Y-%m-%d} ({low}–{high} days after infusion {seq - 1} on "
             f"{previous:%Y-%m-%d}) keeps every rule",
+            previous,
         )
         return None
+
+    def _gaps(self, preferred: int, previous: date, budget: Budget) -> list[int]:
+        """Gaps to try: the rule's, nearest the rhythm first; then, while the budget lasts,
+        longer ones up to ``max_gap_days_over_closure`` (shortest first) whose days in
+        between hold a closure."""
+        low, high = self.protocol.gap_days
+        gaps = list(_offsets_nearest_first(preferred, (low, high)))
+        if budget.gaps > 0 and budget.total > 0:
+            for gap in range(high + 1, self.protocol.max_gap_days_over_closure + 1):
+                inside = (previous + timedelta(days=1), previous + timedelta(days=gap - 1))
+                if self.calendar.closures_between(*inside):
+                    gaps.append(gap)
+        return gaps
 
     def last_steps(self, events: list[PlannedEvent]) -> list[PlannedEvent] | None:
         """Steps anchored to the last scheduled infusion (the follow-up)."""
@@ -299,21 +411,27 @@ class Placer:
         return placed
 
     def course_from(
-        self, first: date, fixed: dict[str, PlannedEvent] | None = None
+        self,
+        first: date,
+        fixed: dict[str, PlannedEvent] | None = None,
+        budget: Budget = NO_BENDS,
     ) -> list[PlannedEvent] | None:
-        """A whole course whose first infusion is on ``first``.
+        """A whole course whose first infusion is on ``first``, bending at most ``budget``.
 
         ``fixed`` holds first-anchored steps whose date is already chosen (the collection
         when planning from it); their windows were checked by the caller.
         """
         count = self.protocol.infusions
-        head = self.infusion_on(first, 1)
+        head = self.infusion_on(first, 1, same_day=budget.total > 0)
         if head is None:
+            return None
+        left = budget.spend(self.same_day_bends(head), 0)
+        if left is None:
             return None
         steps = self.first_steps(head[0], fixed or {})
         if steps is None:
             return None
-        rest = self.series(2, first, self.ideal_days(first, 1, count), count)
+        rest = self.series(2, first, self.ideal_days(first, 1, count), count, (), left)
         if rest is None:
             return None
         events = steps + head + rest

@@ -1,5 +1,6 @@
 """Planning a course from either end, around holidays and closures, within capacity."""
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 SETTINGS = load_settings(None)
 ANK = SETTINGS.protocols["ank"]
 CALENDAR = ClinicCalendar(SETTINGS.clinic)
+STRICT = replace(ANK, bends_per_course=0)  # the same protocol, bending nothing
 
 
 def days_of(plan, kind):
@@ -104,12 +106,13 @@ def test_a_culture_across_the_year_end_closure_starts_infusions_after_it():
     assert days_of(plan, "cell_delivery")[0] == date(2027, 1, 4)
 
 
-def test_a_course_whose_infusions_would_straddle_the_year_end_closure_is_refused():
+def test_a_strict_course_whose_infusions_would_straddle_the_year_end_closure_is_refused():
     with pytest.raises(PlanningError) as caught:
-        plan_course(ANK, CALENDAR, first_infusion=date(2026, 12, 14))
+        plan_course(STRICT, CALENDAR, first_infusion=date(2026, 12, 14))
     error = caught.value
     assert "year-end closure" in error.reason
-    assert error.suggestion == "the nearest first infusion that works is 2026-12-05 (Sat)"
+    assert error.suggestion == ("the nearest first infusion that works is 2026-12-05 (Sat) "
+                                "before, or 2027-01-05 (Tue) after")
 
 
 def test_a_course_through_showa_day_moves_that_infusion_and_ends_before_the_long_closure():
@@ -123,10 +126,10 @@ def test_a_course_through_showa_day_moves_that_infusion_and_ends_before_the_long
     assert the(plan, "follow_up").start.date() == date(2026, 5, 16)
 
 
-def test_golden_week_2026_cannot_hold_an_infusion_and_the_error_says_why():
+def test_golden_week_2026_cannot_hold_a_strict_infusion_and_the_error_says_why():
     # 05-03 to 05-06 are closed (05-06 is a substitute holiday): no cells can arrive for 05-07.
     with pytest.raises(PlanningError) as caught:
-        plan_course(ANK, CALENDAR, first_infusion=date(2026, 4, 27))
+        plan_course(STRICT, CALENDAR, first_infusion=date(2026, 4, 27))
     assert "2026-05" in str(caught.value)
     assert caught.value.suggestion is not None
 
