@@ -18,6 +18,7 @@ import holidays
 from planner.errors import ConfigError
 from planner.model import Clinic
 
+
 def _in_golden_week(day: date) -> bool:
     """Japan's run of spring holidays: Showa Day (29 April) to Children's Day (5 May),
     with its substitute holiday on 6 May."""
@@ -97,12 +98,15 @@ class ClinicCalendar:
         if not days:
             return "no closure"
         days = self._whole_closure(days)
-        span = f"{days[0]:%Y-%m-%d}" if len(days) == 1 else f"{days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}"
+        span = f"{days[0]:%Y-%m-%d}"
+        if len(days) > 1:
+            span += f" to {days[-1]:%Y-%m-%d}"
         reasons = [self.closed_reason(d) or "" for d in days]
         if any(r == "year-end closure" for r in reasons):
             return f"the year-end closure ({span})"
         if self.clinic.holiday_country == "JP" and any(
-            r.startswith("public holiday") and _in_golden_week(d) for d, r in zip(days, reasons, strict=True)
+            r.startswith("public holiday") and _in_golden_week(d)
+            for d, r in zip(days, reasons, strict=True)
         ):
             return f"Golden Week ({span})"
         names = list(dict.fromkeys(reasons))

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
+from planner.bends import find_bends
 from planner.calendar import ClinicCalendar
 from planner.errors import PlanningError
-from planner.bends import find_bends
 from planner.model import INFUSION, Anchor, Bend, Occupancy, PlannedEvent, Protocol, Step
 from planner.placer import Budget, Failure, Placer, budgets, day_span, later_first
 
