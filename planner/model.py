@@ -11,6 +11,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 
 INFUSION = "infusion"
+TimeOfDay = time  # ``Step`` has a field named ``time``; this keeps the type reachable there
 
 
 class Anchor(StrEnum):
@@ -55,7 +56,7 @@ class Step:
     window_days: tuple[int, int] = (0, 0)
     time: time | None = None
     offset_minutes: int = 0
-    same_day_time: time | None = None
+    same_day_time: TimeOfDay | None = None
 
 
 @dataclass(frozen=True)
