@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from planner.batch import prepared_in_order
+from planner.bends import find_bends
 from planner.calendar import ClinicCalendar
 from planner.clock import Clock
 from planner.config import Settings
@@ -47,6 +48,7 @@ class CourseRequest:
     first_infusion: date | None = None
     collection: date | None = None
     protocol_name: str | None = None
+    collected: bool = False
 
     @property
     def start(self) -> date:
@@ -90,10 +92,14 @@ class Planner:
     # -- planning ----------------------------------------------------------------------
 
     def plan(self, patient_id: int, *, first_infusion: date | None = None,
-             collection: date | None = None, protocol_name: str | None = None
-             ) -> tuple[int, Plan]:
-        """Plan and store a course; nothing is stored when it cannot be planned."""
-        request = CourseRequest(patient_id, first_infusion, collection, protocol_name)
+             collection: date | None = None, protocol_name: str | None = None,
+             collected: bool = False) -> tuple[int, Plan]:
+        """Plan and store a course; nothing is stored when it cannot be planned.
+
+        ``collected`` says the collection on ``collection`` already happened (kept as
+        done on that day); otherwise a plan with an event before now is refused."""
+        request = CourseRequest(patient_id, first_infusion, collection, protocol_name,
+                                collected)
         ((course_id, prepared),) = self.plan_many([request])
         assert prepared.plan is not None  # one course is planned in this process
         return course_id, prepared.plan
@@ -114,9 +120,12 @@ class Planner:
         occupancy = self.store.occupancy(min(starts) - OCCUPANCY_MARGIN,
                                          max(starts) + OCCUPANCY_MARGIN, self.tz)
         single = len(requests) == 1
+        active = self.store.active_course_spans({r.patient_id for r in requests})
 
         def plan_one(index: int, request: CourseRequest, booked: Occupancy) -> Plan:
-            return self._plan_one(request, booked, None if single else index)
+            plan = self._plan_one(request, booked, None if single else index)
+            _check_no_overlap(request, plan, active, None if single else index)
+            return plan
 
         now = self.now()
 
@@ -143,7 +152,12 @@ class Planner:
         if (request.first_infusion is None) == (request.collection is None):
             raise InputError("give exactly one of --first-infusion and --collection")
         self.settings.protocol(request.protocol_name)
-        if self.at(request.start, time(23, 59)) < self.now():
+        if request.collected and request.collection is None:
+            raise InputError("--collected: needs --collection DATE (the day it happened)")
+        if request.collected:
+            if request.start > self.now().date():
+                raise InputError(f"--collected: {request.start:%Y-%m-%d} has not come yet")
+        elif self.at(request.start, time(23, 59)) < self.now():
             raise InputError(f"{request.start:%Y-%m-%d} is in the past")
 
     def _plan_one(self, request: CourseRequest, occupancy: Occupancy,
@@ -151,7 +165,8 @@ class Planner:
         try:
             return plan_course(self.settings.protocol(request.protocol_name), self.calendar,
                                first_infusion=request.first_infusion,
-                               collection=request.collection, occupancy=occupancy)
+                               collection=request.collection, occupancy=occupancy,
+                               now=self.now(), collected=request.collected)
         except PlanningError as error:
             if index is None:
                 raise
@@ -256,6 +271,8 @@ class Planner:
             changed = self.store.apply_change(course_id, new, action=action, actor=self.actor,
                                               now=self.now(), reason=reason, lab_attention=keys,
                                               course_status=course_status)
+            self.store.set_exceptions(course_id,
+                                      find_bends(course.protocol, self.calendar, new))
             self.outbox.sync_course(course_id, self.settings.reminders,
                                     self.settings.clinic.timezone, self.now())
             if inside:
@@ -312,6 +329,27 @@ class Planner:
         if patient_id is not None or course_id is not None:
             return f"{clinic} — ANK"
         return f"{clinic} — {role or 'all'}"
+
+
+def _check_no_overlap(request: CourseRequest, plan: Plan,
+                      active: dict[int, list[tuple[int, datetime, datetime]]],
+                      index: int | None) -> None:
+    """One active course per patient at a time: refuse a plan that overlaps one (an
+    active course stored, or one planned earlier in the same batch), naming it."""
+    first, last = plan.events[0].start, plan.events[-1].start
+    courses = active.setdefault(request.patient_id, [])
+    for course_id, begins, ends in courses:
+        if begins <= last and first <= ends:
+            what = f"course {course_id}" if course_id > 0 else f"course {-course_id} of this file"
+            where = "" if index is None else f"course {index + 1} of the file: "
+            raise PlanningError(
+                "plan.active_course",
+                f"{where}patient {request.patient_id} already has {what} from "
+                f"{begins.astimezone(first.tzinfo):%Y-%m-%d} to "
+                f"{ends.astimezone(first.tzinfo):%Y-%m-%d}, which this course would overlap; "
+                f"end it first (planner cancel {max(course_id, 0) or 'COURSE_ID'} --reason "
+                "TEXT) or plan after its last event")
+    courses.append((-(index + 1) if index is not None else 0, first, last))
 
 
 def _describe(old: PlannedEvent | None, new: PlannedEvent) -> str:

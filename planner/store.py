@@ -25,7 +25,7 @@ from planner.config_protocol import parse_protocol, protocol_to_table
 from planner.course import Course, slot_key
 from planner.course_rows import EventRow, NewCourse, PreparedCourse, event_row, prepare_course
 from planner.errors import InputError, NotFoundError, StoreError
-from planner.model import INFUSION, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
+from planner.model import INFUSION, Bend, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
 from planner.schedule import Plan
 from planner.schema import db_label, migrate
 
@@ -171,6 +171,23 @@ class Store:
                 occupancy.collections[day] = occupancy.collections.get(day, 0) + count
         return occupancy
 
+    def active_course_spans(
+        self, patient_ids: set[int]
+    ) -> dict[int, list[tuple[int, datetime, datetime]]]:
+        """Per patient, each active course with the first and last start of its scheduled
+        events: what a new course of the same patient must not overlap."""
+        marks = ",".join("?" * len(patient_ids))
+        rows = self.db.execute(
+            "SELECT c.patient_id, c.id, MIN(e.start_ts), MAX(e.start_ts) FROM courses c"
+            " JOIN events e ON e.course_id = c.id"
+            f" WHERE c.status = 'active' AND e.status = 'scheduled' AND c.patient_id IN ({marks})"
+            " GROUP BY c.id ORDER BY c.id", sorted(patient_ids)).fetchall()
+        spans: dict[int, list[tuple[int, datetime, datetime]]] = {}
+        for patient_id, course_id, first, last in rows:
+            spans.setdefault(patient_id, []).append(
+                (course_id, datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC)))
+        return spans
+
     def check_patients(self, patient_ids: set[int]) -> None:
         """Raise NotFoundError naming the first id that is not a patient."""
         known = {row[0] for row in self.db.execute("SELECT id FROM patients")}
@@ -214,6 +231,8 @@ class Store:
                      new.planned_from, new.start.isoformat(), stamp, stamp],
                 )
                 course_id = int(cursor.lastrowid or 0)
+                if new.exceptions:
+                    self.set_exceptions(course_id, new.exceptions)
                 self._insert_rows(course_id, course_uid, new.events, uid_domain, stamp)
                 if new.reminders:
                     self._insert_reminders(course_id, new, stamp)
@@ -378,6 +397,20 @@ class Store:
             f"{clause} ORDER BY e.start_ts, e.kind, e.seq",
             params,
         ))
+
+    def set_exceptions(self, course_id: int, bends: Iterable[Bend]) -> None:
+        """Record the bends a course now uses (replacing those it used before)."""
+        self.db.execute("UPDATE courses SET exceptions = ? WHERE id = ?",
+                        [json.dumps([b.as_dict() for b in bends], ensure_ascii=False),
+                         course_id])
+
+    def exceptions_of(self, course_id: int) -> list[Bend]:
+        """The bends a course uses over closures, as recorded when it was planned or changed."""
+        row = self.db.execute("SELECT exceptions FROM courses WHERE id = ?",
+                              [course_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"COURSE_ID: no course with id {course_id}")
+        return [Bend.from_dict(item) for item in json.loads(row[0] or "[]")]
 
     def infusion_totals(self) -> dict[int, int]:
         """Infusions per course (a make-up included), for "3/8" in titles."""
