@@ -78,7 +78,7 @@ def sees(audience: Audience, protocol: Protocol, row: dict[str, Any]) -> bool:
 
 def entry(row: dict[str, Any], audience: Audience, settings: ExportSettings, tz: ZoneInfo,
            total: int) -> CalendarEntry:
-    kind, seq = row["kind"], row["seq"]
+    kind, seq = row["kind"], row.get("number") or row["seq"]
     if audience.view == PATIENT_VIEW:
         lang = row["patient_lang"]
         summary = event_title(kind, seq, total, lang)

@@ -21,6 +21,7 @@ from planner.config_protocol import parse_protocol
 from planner.links import Chat
 from planner.model import INFUSION, Protocol
 from planner.outbox import Outbox
+from planner.store import LIVE_NUMBER
 
 CONFIRMABLE = (INFUSION, "collection")
 PATIENT_SIDE = ("patient", "family")
@@ -66,20 +67,23 @@ class Notices:
         if status == "scheduled" and now is not None and end <= now:
             status = "done"
         return bot_texts.Visit(
-            kind=row["kind"], seq=row["seq"], total=self._total(row["course_id"]), start=start,
+            kind=row["kind"], seq=row.get("number") or row["seq"],
+            total=self._total(row["course_id"]), start=start,
             end=end, status=status, patient_name=row.get("patient_name") or "",
             patient_id=row.get("patient_id") or 0,
             confirmed=self.outbox.confirmation(row["event_id"], row["revision"]))
 
     def _total(self, course_id: int) -> int:
         (count,) = self.db.execute(
-            "SELECT COUNT(*) FROM events WHERE course_id = ? AND kind = 'infusion'",
+            "SELECT COUNT(*) FROM events WHERE course_id = ? AND kind = 'infusion'"
+            " AND status != 'missed'",
             [course_id]).fetchone()
         return int(count)
 
     def _visit_rows(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
         return list(self.db.query(
             "SELECT e.id AS event_id, e.kind, e.seq, e.start, e.\"end\", e.status, e.revision,"
+            f" {LIVE_NUMBER},"
             " e.course_id, c.protocol_snapshot, p.id AS patient_id, p.name AS patient_name"
             " FROM events e JOIN courses c ON c.id = e.course_id"
             f" JOIN patients p ON p.id = c.patient_id WHERE {where}"

@@ -119,6 +119,8 @@ class Placer:
     occupancy: Occupancy = field(default_factory=Occupancy)
     failure: Failure = field(default_factory=Failure)
     collected: bool = False
+    not_before: datetime | None = None
+    unavailable: dict[date, str] = field(default_factory=dict)
     _dead: set[tuple[int, tuple[date, ...], Budget]] = field(default_factory=set)
 
     # -- single events -------------------------------------------------------------------
@@ -146,6 +148,10 @@ class Placer:
                 if placed is None:
                     return None
                 events.append(placed)
+        if self.not_before is not None and min(e.start for e in events) <= self.not_before:
+            self.failure.record(seq, "missed.makeup", lambda: f"infusion {seq} on "
+                                f"{day:%Y-%m-%d} would need a step before now", day)
+            return None
         return events
 
     def same_day_bends(self, events: list[PlannedEvent]) -> int:
@@ -157,7 +163,7 @@ class Placer:
         return sum(1 for e in events if e.kind in bending and days.get(e.seq) == e.start.date())
 
     def _open(self, day: date, depth: int, what: str) -> bool:
-        reason = self.calendar.closed_reason(day)
+        reason = self.calendar.closed_reason(day) or self.unavailable.get(day)
         if reason is not None:
             self.failure.record(depth, "clinic.calendar",
                                 lambda: f"{what} on {day:%Y-%m-%d}: {reason}", day)
@@ -169,6 +175,8 @@ class Placer:
         chairs = self.calendar.clinic.infusion_chairs
         for clock in self._slot_clocks:
             start = self.calendar.at(day, clock)
+            if self.not_before is not None and start <= self.not_before:
+                continue
             if self.occupancy.chairs_in_use(day, start, start + length) < chairs:
                 return start
         self.failure.record(
@@ -266,6 +274,8 @@ class Placer:
         """``step`` on exactly ``day`` at its time, or None when closed, out of hours or full."""
         assert step.time is not None
         if self.calendar.closed_reason(day) is not None:
+            return None
+        if day in self.unavailable and "patient" in step.audience:
             return None
         start = self.calendar.at(day, step.time)
         end = start + timedelta(minutes=step.minutes)

@@ -68,25 +68,11 @@ def mark_missed(
     makeup: bool = True,
     occupancy: Occupancy | None = None,
 ) -> list[PlannedEvent]:
-    """Mark infusion ``seq`` missed; unless ``makeup`` is False, append a make-up infusion
-    after the last one, keeping the rhythm. Steps of the missed infusion that are still
-    ahead are cancelled (no cells to deliver, no blood test to take)."""
-    placer = Placer(course.protocol, calendar, occupancy or Occupancy())
-    missed = course.infusion(seq)
-    if missed.status is not Status.SCHEDULED:
-        raise PlanningError("missed", f"infusion {seq} is already {missed.status.value}")
-    events = [replace(e, status=Status.MISSED) if e is missed else e for e in course.events]
-    events = [
-        replace(e, status=Status.CANCELLED)
-        if e.seq == seq and _each_step(course.protocol, e.kind) and not is_fixed(e, now)
-        else e
-        for e in events
-    ]
-    course = Course(course.protocol, tuple(events))
-    new: dict[int, list[PlannedEvent]] = {}
-    if makeup:
-        new.update(_append_makeup(placer, course))
-    return _rebuild(placer, course, new, now)
+    """Mark infusion ``seq`` missed, with a make-up after the last live infusion when one
+    fits (see ``planner.makeup.record_missed``, which also says why none fitted)."""
+    from planner.makeup import record_missed
+
+    return record_missed(course, calendar, seq, now, makeup=makeup, occupancy=occupancy).events
 
 
 def postpone(
@@ -257,17 +243,6 @@ def _reflow(
     for old, new in zip(following, infusions, strict=True):
         result[old.seq] = [replace(e, seq=old.seq) for e in placed if e.seq == new.seq]
     return result
-
-
-def _append_makeup(placer: Placer, course: Course) -> dict[int, list[PlannedEvent]]:
-    scheduled = _scheduled_infusions(course)
-    if not scheduled:
-        raise PlanningError("missed", "no infusion is left to follow with a make-up session")
-    last = scheduled[-1]
-    new_seq = max(e.seq for e in course.events if e.kind == INFUSION) + 1
-    week = tuple(e.start.date() for e in scheduled[:-1])
-    placed = _reflow(placer, [replace(last, seq=new_seq)], last.start.date(), last.seq, week)
-    return placed
 
 
 def _rebuild(

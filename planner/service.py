@@ -8,7 +8,7 @@ checks the culture lab's notice window, and writes the difference in one transac
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,9 +31,10 @@ from planner.exports import (
 )
 from planner.ics import render_calendar
 from planner.links import Links
+from planner.makeup import record_missed
 from planner.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
 from planner.outbox import Outbox
-from planner.reschedule import cancel, mark_missed, move_infusion, move_step, postpone
+from planner.reschedule import cancel, move_infusion, move_step, postpone
 from planner.schedule import Plan, plan_course
 from planner.store import Store
 
@@ -68,6 +69,7 @@ class Change:
     course_id: int
     changed: list[int]
     lab_attention: list[str]
+    warning: str | None = None
 
 
 class Planner:
@@ -210,18 +212,40 @@ class Planner:
                            reason=f"event {event_id} to {start.isoformat()}")
 
     def missed(self, event_id: int, *, makeup: bool = True) -> Change:
-        """Mark an infusion missed; the lab is flagged, never refused: it already happened."""
+        """Mark an infusion missed; never refused because a make-up does not fit (the miss
+        is recorded without one and staff get an alert saying why). The lab is flagged."""
         event = self.store.event(event_id)
         if event.kind != INFUSION:
             raise InputError(f"EVENT_ID: event {event_id} is a {event.kind}; only infusions "
                              "can be marked missed")
         self._check_course_active(event.course_id)
         course = self.course(event.course_id)
-        new = mark_missed(course, self.calendar, event.seq, self.now(), makeup=makeup,
-                          occupancy=self._occupancy_for(event.course_id, event.start.date()))
-        return self._write(event.course_id, course, new, "event.missed", force=True,
-                           reason=f"infusion {event.seq} missed"
-                           + ("" if makeup else ", no make-up"))
+        result = record_missed(
+            course, self.calendar, event.seq, self.now(), makeup=makeup,
+            occupancy=self._occupancy_for(event.course_id, event.start.date()),
+            away=self.away_days(self.store.course(event.course_id)["patient_id"]))
+        change = self._write(event.course_id, course, result.events, "event.missed",
+                             force=True, reason=f"infusion {event.seq} missed"
+                             + ("" if makeup and not result.no_makeup_reason
+                                else ", no make-up"))
+        if result.no_makeup_reason is None:
+            return change
+        with self.store.transaction():
+            self.outbox.add_alert("lab_notice", ("nurse", "doctor", "lab"),
+                                  {"changes": [result.no_makeup_reason], "action": "event.missed",
+                                   "reason": result.no_makeup_reason}, self.now(),
+                                  course_id=event.course_id, event_id=event_id)
+        return replace(change, warning=result.no_makeup_reason)
+
+    def away_days(self, patient_id: int) -> dict[date, str]:
+        """Days the patient cannot come (see ``planner patient away``), with the reason."""
+        days: dict[date, str] = {}
+        for away in self.store.away_periods(patient_id):
+            first = date.fromisoformat(away["first_day"])
+            last = date.fromisoformat(away["last_day"])
+            for offset in range((last - first).days + 1):
+                days[first + timedelta(days=offset)] = f"patient away ({away['reason']})"
+        return days
 
     def postpone(self, course_id: int, *, days: int | None = None, to: date | None = None,
                  force: bool = False) -> Change:

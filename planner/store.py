@@ -392,7 +392,7 @@ class Store:
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         return list(self.db.query(
             "SELECT e.*, c.patient_id, c.protocol_snapshot, p.name AS patient_name,"
-            " p.lang AS patient_lang, p.mrn AS patient_mrn FROM events e"
+            f" p.lang AS patient_lang, p.mrn AS patient_mrn, {LIVE_NUMBER} FROM events e"
             " JOIN courses c ON c.id = e.course_id JOIN patients p ON p.id = c.patient_id "
             f"{clause} ORDER BY e.start_ts, e.kind, e.seq",
             params,
@@ -412,10 +412,47 @@ class Store:
             raise NotFoundError(f"COURSE_ID: no course with id {course_id}")
         return [Bend.from_dict(item) for item in json.loads(row[0] or "[]")]
 
+    # -- away periods: days a patient cannot come ------------------------------------
+
+    def add_away(self, patient_id: int, first: date, last: date, reason: str, actor: str,
+                 now: datetime) -> int:
+        """Record days the patient cannot come (a chemotherapy day, a hospital stay)."""
+        self.patient(patient_id)
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO patient_away (patient_id, first_day, last_day, reason, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [patient_id, first.isoformat(), last.isoformat(), reason, _utc(now)])
+            away_id = int(cursor.lastrowid or 0)
+            self._audit(actor, "patient.away", now, detail={
+                "patient_id": patient_id, "away_id": away_id, "from": first.isoformat(),
+                "to": last.isoformat(), "reason": reason})
+        return away_id
+
+    def away_periods(self, patient_id: int) -> list[dict[str, Any]]:
+        """The patient's away periods still in force, in date order."""
+        return list(self.db.query(
+            "SELECT id, first_day, last_day, reason FROM patient_away WHERE patient_id = ?"
+            " AND removed_at IS NULL ORDER BY first_day, id", [patient_id]))
+
+    def remove_away(self, patient_id: int, away_id: int, actor: str, now: datetime) -> None:
+        """Remove one away period (kept in the table as removed, and in the audit log)."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE patient_away SET removed_at = ? WHERE id = ? AND patient_id = ?"
+                " AND removed_at IS NULL", [_utc(now), away_id, patient_id])
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"--remove: patient {patient_id} has no away period "
+                                    f"{away_id}")
+            self._audit(actor, "patient.back", now,
+                        detail={"patient_id": patient_id, "away_id": away_id})
+
     def infusion_totals(self) -> dict[int, int]:
-        """Infusions per course (a make-up included), for "3/8" in titles."""
+        """Infusions per course as planned, for "3/8" in titles: a missed one is left out
+        (its make-up takes its place), so the patient reads "8 of 8"."""
         rows = self.db.execute(
-            "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion' GROUP BY course_id"
+            "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion'"
+            " AND status != 'missed' GROUP BY course_id"
         ).fetchall()
         return {course_id: count for course_id, count in rows}
 
@@ -437,6 +474,12 @@ class Store:
             self.db.conn.backup(destination)
         finally:
             destination.close()
+
+
+# The number people read for an event's infusion: missed infusions before it do not count
+# (``planner.makeup.live_number``), so a make-up after one miss reads "8 of 8".
+LIVE_NUMBER = ("e.seq - (SELECT COUNT(*) FROM events m WHERE m.course_id = e.course_id"
+               " AND m.kind = 'infusion' AND m.status = 'missed' AND m.seq < e.seq) AS number")
 
 
 def _stored(row: sqlite3.Row | tuple[Any, ...]) -> StoredEvent:
