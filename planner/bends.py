@@ -21,9 +21,13 @@ _LIVE = (Status.SCHEDULED, Status.DONE)
 def find_bends(
     protocol: Protocol, calendar: ClinicCalendar, events: Iterable[PlannedEvent]
 ) -> tuple[Bend, ...]:
-    """Every bend in ``events``: stretched gaps, then steps outside their window."""
+    """Every bend in ``events``: stretched gaps, then steps outside their window.
+
+    A gap next to a missed infusion is not a bend: the plan did not choose it."""
+    events = list(events)
     live = [e for e in events if e.status in _LIVE]
-    return (*_gap_bends(protocol, calendar, live), *_step_bends(protocol, calendar, live))
+    given = [e for e in events if e.status is not Status.CANCELLED]
+    return (*_gap_bends(protocol, calendar, given), *_step_bends(protocol, calendar, live))
 
 
 def _gap_bends(
@@ -33,6 +37,8 @@ def _gap_bends(
     infusions = sorted((e for e in events if e.kind == INFUSION), key=lambda e: e.start)
     bends = []
     for before, after in zip(infusions, infusions[1:], strict=False):
+        if Status.MISSED in (before.status, after.status):
+            continue  # a gap opened by a miss is the miss, not a bend of the plan
         first, last = before.start.date(), after.start.date()
         gap = (last - first).days
         if gap <= high:

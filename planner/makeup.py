@@ -59,15 +59,17 @@ def record_missed(
     unavailable = {**(away or {}), missed.start.date(): f"infusion {seq} was missed that day"}
     placer = Placer(course.protocol, calendar, occupancy or Occupancy(), not_before=now,
                     unavailable=unavailable)
+    # A missed first infusion leaves the done collection further from the next one than
+    # its window: the miss happened all the same, so that is not checked here.
     if not makeup:
-        return Missed(_rebuild(placer, course, {}, now))
+        return Missed(_rebuild(placer, course, {}, now, check_done=False))
     try:
         added = _makeup(placer, course)
-        return Missed(_rebuild(placer, course, {added[0].seq: added}, now))
+        return Missed(_rebuild(placer, course, {added[0].seq: added}, now, check_done=False))
     except PlanningError as error:
         reason = (f"no make-up for infusion {seq} fits ({error}); the miss is recorded without "
                   "one: add it by hand with reschedule, or record misses with --no-makeup")
-        return Missed(_rebuild(placer, course, {}, now), reason)
+        return Missed(_rebuild(placer, course, {}, now, check_done=False), reason)
 
 
 def _with_miss(course: Course, missed: PlannedEvent, now: datetime) -> Course:

@@ -252,6 +252,7 @@ def _rebuild(
     now: datetime,
     *,
     keep_dated_steps: bool = True,
+    check_done: bool = True,
 ) -> list[PlannedEvent]:
     """The course with infusions ``new`` replaced or added, and first/last steps re-derived.
 
@@ -269,12 +270,13 @@ def _rebuild(
     events = kept + [e for group in new.values() for e in group if e.key not in kept_keys]
     for step in protocol.steps:
         if step.anchor is not Anchor.EACH:
-            events = _rederive_single(placer, step, events, now, keep_dated_steps)
+            events = _rederive_single(placer, step, events, now, keep_dated_steps, check_done)
     return sort_events(events)
 
 
 def _rederive_single(
-    placer: Placer, step: Step, events: list[PlannedEvent], now: datetime, keep: bool
+    placer: Placer, step: Step, events: list[PlannedEvent], now: datetime, keep: bool,
+    check_done: bool = True,
 ) -> list[PlannedEvent]:
     """Place a step anchored to the first or last infusion again, unless it has happened
     (or, with ``keep``, it still fits its window where it is)."""
@@ -288,7 +290,7 @@ def _rederive_single(
         return events
     anchor = infusions[0] if step.anchor is Anchor.FIRST else infusions[-1]
     if current is not None and is_fixed(current, now):
-        if step.anchor is Anchor.FIRST and current.status is Status.SCHEDULED:
+        if check_done and step.anchor is Anchor.FIRST and current.status is Status.SCHEDULED:
             _check_window(step, current, anchor)
         return events
     if keep and current is not None and _still_fits(step, current, anchor):

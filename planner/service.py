@@ -365,14 +365,17 @@ def _check_no_overlap(request: CourseRequest, plan: Plan,
     for course_id, begins, ends in courses:
         if begins <= last and first <= ends:
             what = f"course {course_id}" if course_id > 0 else f"course {-course_id} of this file"
-            where = "" if index is None else f"course {index + 1} of the file: "
+            rule = "plan.active_course" if index is None else (
+                f"course {index + 1} (patient {request.patient_id}, {request.planned_from} "
+                f"{request.start:%Y-%m-%d}): plan.active_course")
             raise PlanningError(
-                "plan.active_course",
-                f"{where}patient {request.patient_id} already has {what} from "
+                rule,
+                f"patient {request.patient_id} already has {what} from "
                 f"{begins.astimezone(first.tzinfo):%Y-%m-%d} to "
                 f"{ends.astimezone(first.tzinfo):%Y-%m-%d}, which this course would overlap; "
-                f"end it first (planner cancel {max(course_id, 0) or 'COURSE_ID'} --reason "
-                "TEXT) or plan after its last event")
+                + (f"end it first (planner cancel {course_id} --reason TEXT) or plan after "
+                   "its last event" if course_id > 0 else
+                   "keep one line per patient and course"))
     courses.append((-(index + 1) if index is not None else 0, first, last))
 
 
