@@ -31,16 +31,20 @@ def move_infusion(
     *,
     only: bool = False,
     occupancy: Occupancy | None = None,
+    away: dict[date, str] | None = None,
 ) -> list[PlannedEvent]:
     """Move infusion ``seq`` to ``to``; the following ones shift to keep the rhythm.
 
     With ``only`` the others stay and the move must keep the gap rule on both sides.
-    Refused (``PlanningError``) onto a closed day, outside hours, into a full slot, into
-    the past, or further than the gap rule allows from the previous infusion.
+    Refused (``PlanningError``) onto a closed day or one the patient is ``away``, outside
+    hours, into a full slot, into the past, or further than the gap rule allows from the
+    previous infusion. The following infusions avoid ``away`` days too.
     """
-    placer = Placer(course.protocol, calendar, occupancy or Occupancy())
+    placer = Placer(course.protocol, calendar, occupancy or Occupancy(), unavailable=away or {})
     moving = _movable_infusion(course, seq, now)
     _check_infusion_start(placer, seq, to, now)
+    if to.date() in placer.unavailable:
+        raise PlanningError("reschedule.to", f"{to:%Y-%m-%d}: {placer.unavailable[to.date()]}")
     scheduled = _scheduled_infusions(course)
     before = [e for e in scheduled if e.start < moving.start and e.seq != seq]
     after = [e for e in scheduled if e.start > moving.start and e.seq != seq]
@@ -82,6 +86,7 @@ def postpone(
     now: datetime,
     *,
     occupancy: Occupancy | None = None,
+    away: dict[date, str] | None = None,
 ) -> list[PlannedEvent]:
     """Shift the rest of the course by ``days``: the next infusion moves that far (to the
     nearest open day) and the ones after it follow the rhythm from there.
@@ -91,7 +96,7 @@ def postpone(
     """
     if days < 1:
         raise PlanningError("postpone.days", f"must be a whole number >= 1, got {days}")
-    placer = Placer(course.protocol, calendar, occupancy or Occupancy())
+    placer = Placer(course.protocol, calendar, occupancy or Occupancy(), unavailable=away or {})
     scheduled = _scheduled_infusions(course)
     remaining = [e for e in scheduled if not is_fixed(e, now)]
     if not remaining:
@@ -99,7 +104,7 @@ def postpone(
     given = tuple(e.start.date() for e in scheduled if is_fixed(e, now))
     target = remaining[0].start.date() + timedelta(days=days)
     for day in _nearest_days(target):
-        if not calendar.is_open(day):
+        if not calendar.is_open(day) or day in placer.unavailable:
             continue
         first = replace(remaining[0], start=_at_same_time(remaining[0].start, day))
         first = replace(first, end=_infusion_end(course, first.start))

@@ -143,6 +143,7 @@ def plan_course(
     occupancy: Occupancy | None = None,
     now: datetime | None = None,
     collected: bool = False,
+    away: dict[date, str] | None = None,
 ) -> Plan:
     """Plan a whole course from its first infusion or from its collection date.
 
@@ -153,7 +154,8 @@ def plan_course(
 
     With ``now``, a plan with an event before it is refused naming that event, unless
     ``collected`` says the collection on ``collection`` already happened: it is then kept
-    on exactly that day and the rest is planned from it.
+    on exactly that day and the rest is planned from it. ``away`` holds days the patient
+    cannot come (with why): avoided like closures by everything the patient attends.
     """
     if (first_infusion is None) == (collection is None):
         raise PlanningError("plan", "give exactly one of the first infusion or the collection date")
@@ -162,7 +164,8 @@ def plan_course(
     start = first_infusion if first_infusion is not None else collection
     assert start is not None
     attempt = _plan_first if first_infusion is not None else _plan_collection
-    placer = Placer(protocol, calendar, occupancy or Occupancy(), collected=collected)
+    placer = Placer(protocol, calendar, occupancy or Occupancy(), collected=collected,
+                    unavailable=away or {})
     events, notes, failure = attempt(placer, start)
     what = "first infusion" if first_infusion is not None else "collection"
     if events is not None:

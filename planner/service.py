@@ -123,9 +123,11 @@ class Planner:
                                          max(starts) + OCCUPANCY_MARGIN, self.tz)
         single = len(requests) == 1
         active = self.store.active_course_spans({r.patient_id for r in requests})
+        away = self.store.away_days_of({r.patient_id for r in requests})
 
         def plan_one(index: int, request: CourseRequest, booked: Occupancy) -> Plan:
-            plan = self._plan_one(request, booked, None if single else index)
+            plan = self._plan_one(request, booked, None if single else index,
+                                  away.get(request.patient_id))
             _check_no_overlap(request, plan, active, None if single else index)
             return plan
 
@@ -163,12 +165,13 @@ class Planner:
             raise InputError(f"{request.start:%Y-%m-%d} is in the past")
 
     def _plan_one(self, request: CourseRequest, occupancy: Occupancy,
-                  index: int | None) -> Plan:
+                  index: int | None, away: dict[date, str] | None = None) -> Plan:
         try:
             return plan_course(self.settings.protocol(request.protocol_name), self.calendar,
                                first_infusion=request.first_infusion,
                                collection=request.collection, occupancy=occupancy,
-                               now=self.now(), collected=request.collected)
+                               now=self.now(), collected=request.collected,
+                               away=away)
         except PlanningError as error:
             if index is None:
                 raise
@@ -204,7 +207,7 @@ class Planner:
         occupancy = self._occupancy_for(event.course_id, start.date())
         if event.kind == INFUSION:
             new = move_infusion(course, self.calendar, event.seq, start, self.now(), only=only,
-                                occupancy=occupancy)
+                                occupancy=occupancy, away=self._course_away(event.course_id))
         else:
             new = move_step(course, self.calendar, event.kind, event.seq, start, self.now(),
                             occupancy=occupancy)
@@ -223,7 +226,7 @@ class Planner:
         result = record_missed(
             course, self.calendar, event.seq, self.now(), makeup=makeup,
             occupancy=self._occupancy_for(event.course_id, event.start.date()),
-            away=self.away_days(self.store.course(event.course_id)["patient_id"]))
+            away=self._course_away(event.course_id))
         change = self._write(event.course_id, course, result.events, "event.missed",
                              force=True, reason=f"infusion {event.seq} missed"
                              + ("" if makeup and not result.no_makeup_reason
@@ -237,15 +240,17 @@ class Planner:
                                   course_id=event.course_id, event_id=event_id)
         return replace(change, warning=result.no_makeup_reason)
 
+    def visits_between(self, patient_id: int, first: date, last: date) -> list[StoredEvent]:
+        """The patient's scheduled visits still ahead from ``first`` to ``last`` (included)."""
+        return [e for e in self.upcoming_visits(patient_id)
+                if first <= e.start.astimezone(self.tz).date() <= last]
+
+    def _course_away(self, course_id: int) -> dict[date, str]:
+        return self.away_days(self.store.course(course_id)["patient_id"])
+
     def away_days(self, patient_id: int) -> dict[date, str]:
         """Days the patient cannot come (see ``planner patient away``), with the reason."""
-        days: dict[date, str] = {}
-        for away in self.store.away_periods(patient_id):
-            first = date.fromisoformat(away["first_day"])
-            last = date.fromisoformat(away["last_day"])
-            for offset in range((last - first).days + 1):
-                days[first + timedelta(days=offset)] = f"patient away ({away['reason']})"
-        return days
+        return self.store.away_days_of({patient_id}).get(patient_id, {})
 
     def postpone(self, course_id: int, *, days: int | None = None, to: date | None = None,
                  force: bool = False) -> Change:
@@ -264,7 +269,8 @@ class Planner:
                                  f"{next_infusion.start:%Y-%m-%d}")
         assert days is not None
         occupancy = self._occupancy_for(course_id, self.now().date() + timedelta(days=days))
-        new = postpone(course, self.calendar, days, self.now(), occupancy=occupancy)
+        new = postpone(course, self.calendar, days, self.now(), occupancy=occupancy,
+                       away=self._course_away(course_id))
         return self._write(course_id, course, new, "course.postpone", force=force,
                            reason=f"postponed by {days} days")
 

@@ -435,6 +435,20 @@ class Store:
             "SELECT id, first_day, last_day, reason FROM patient_away WHERE patient_id = ?"
             " AND removed_at IS NULL ORDER BY first_day, id", [patient_id]))
 
+    def away_days_of(self, patient_ids: set[int]) -> dict[int, dict[date, str]]:
+        """Per patient, every day of their away periods with why: one query for a batch."""
+        marks = ",".join("?" * len(patient_ids))
+        days: dict[int, dict[date, str]] = {}
+        for patient_id, first, last, reason in self.db.execute(
+                "SELECT patient_id, first_day, last_day, reason FROM patient_away"
+                f" WHERE removed_at IS NULL AND patient_id IN ({marks})",
+                sorted(patient_ids)).fetchall():
+            day, end = date.fromisoformat(first), date.fromisoformat(last)
+            while day <= end:
+                days.setdefault(patient_id, {})[day] = f"patient away ({reason})"
+                day += timedelta(days=1)
+        return days
+
     def remove_away(self, patient_id: int, away_id: int, actor: str, now: datetime) -> None:
         """Remove one away period (kept in the table as removed, and in the audit log)."""
         with self.transaction():
