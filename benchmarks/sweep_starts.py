@@ -43,9 +43,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--first", type=date.fromisoformat, default=date(2027, 1, 1))
     parser.add_argument("--last", type=date.fromisoformat, default=date(2028, 12, 31))
+    parser.add_argument("--protocol", default=None, help="A built-in protocol (default: ank).")
     args = parser.parse_args()
     settings = parse_settings({}, "sweep")
-    protocol = settings.protocol(None)
+    protocol = settings.protocol(args.protocol)
     calendar = ClinicCalendar(settings.clinic)
     days = [args.first + timedelta(days=i) for i in range((args.last - args.first).days + 1)]
     planned, bent, causes = 0, 0, Counter[str]()
@@ -66,7 +67,7 @@ def main() -> None:
             bent += 1
     elapsed = time.perf_counter() - started
     refused = len(days) - planned
-    print(f"start days {args.first} to {args.last}: {len(days)}")
+    print(f"protocol {protocol.name}; start days {args.first} to {args.last}: {len(days)}")
     print(f"planned: {planned} ({planned / len(days):.1%}), of which {bent} bend a rule; "
           f"refused: {refused}")
     if longest:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from planner.config_protocol import check_fits_hours, parse_protocol
+from planner.config_protocol import BUILT_IN_PROTOCOLS, check_fits_hours, parse_protocol
 from planner.config_reader import WEEKDAYS, Reader, weekday_numbers
 from planner.config_sections import (
     BotSettings,
@@ -147,7 +147,7 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
     r = Reader(source, data)
     r.check_keys({"clinic", "protocol", "default_protocol", "export", "database",
                   "reminders", "bot", "feed"})
-    protocols_table = r.sub("protocol").table or {"ank": {}}
+    protocols_table = r.sub("protocol").table or BUILT_IN_PROTOCOLS
     protocols = {}
     for name, table in protocols_table.items():
         if not isinstance(table, dict):

@@ -48,6 +48,13 @@ DEFAULT_PROTOCOL: dict[str, Any] = {
 }
 
 
+# The course templates a clinic gets without configuring any: the case report's course of
+# eight, the standard full course of twelve and the half course of six (twice a week).
+BUILT_IN_PROTOCOLS: dict[str, dict[str, Any]] = {
+    "ank": {}, "ank12": {"infusions": 12}, "ank6": {"infusions": 6},
+}
+
+
 def parse_protocol(name: str, table: dict[str, Any], source: str) -> Protocol:
     """Validate one ``[protocol.NAME]`` table (also used for stored course snapshots)."""
     merged = copy.deepcopy(DEFAULT_PROTOCOL)
