@@ -71,7 +71,7 @@ class Settings:
 def _parse_clinic(r: Reader) -> Clinic:
     r.check_keys({"name", "timezone", "open_weekdays", "opens", "closes", "holidays",
                   "year_end_closure", "closed_dates", "infusion_chairs",
-                  "collections_per_day", "lab_notice_days"})
+                  "collections_per_day", "lab_notice_days", "infusion_starts_per_slot"})
     zone = r.text("timezone", "Asia/Tokyo")
     try:
         ZoneInfo(zone)
@@ -96,6 +96,7 @@ def _parse_clinic(r: Reader) -> Clinic:
         infusion_chairs=r.integer("infusion_chairs", 3, 1, 1000),
         collections_per_day=r.integer("collections_per_day", 2, 1, 1000),
         lab_notice_days=r.integer("lab_notice_days", 2, 0, 60),
+        infusion_starts_per_slot=r.integer("infusion_starts_per_slot", 0, 0, 1000),
     )
 
 

@@ -138,6 +138,7 @@ class Clinic:
     infusion_chairs: int = 3
     collections_per_day: int = 2
     lab_notice_days: int = 2
+    infusion_starts_per_slot: int = 0  # 0: no limit; else at most this many starts per 30 min
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,3 +198,16 @@ class Occupancy:
         if not booked:
             return 0
         return sum(n for (b_start, b_end), n in booked.items() if b_start < end and start < b_end)
+
+    def starts_in_slot(self, day: date, start: datetime) -> int:
+        """Infusions booked on ``day`` that start in the same 30-minute slot as ``start``
+        (a nurse starts each drip, so a clinic may cap them)."""
+        booked = self.infusions.get(day)
+        if not booked:
+            return 0
+        slot = _half_hour(start)
+        return sum(n for (b_start, _), n in booked.items() if _half_hour(b_start) == slot)
+
+
+def _half_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute - moment.minute % 30, second=0, microsecond=0)

@@ -177,15 +177,28 @@ class Placer:
             start = self.calendar.at(day, clock)
             if self.not_before is not None and start <= self.not_before:
                 continue
+            if not self.nurse_free(day, start):
+                continue
             if self.occupancy.chairs_in_use(day, start, start + length) < chairs:
                 return start
         self.failure.record(
             seq,
             "clinic.capacity",
             lambda: f"infusion {seq} on {day:%Y-%m-%d}: all {chairs} infusion chairs are taken "
-            f"in every slot within {self.calendar.hours_label}",
+            f"in every slot within {self.calendar.hours_label}" + self._nurse_note(),
+            day,
         )
         return None
+
+    def _nurse_note(self) -> str:
+        limit = self.calendar.clinic.infusion_starts_per_slot
+        return f" (or {limit} infusions already start in that half hour)" if limit else ""
+
+    def nurse_free(self, day: date, start: datetime) -> bool:
+        """Whether another infusion may start in ``start``'s 30-minute slot
+        (``clinic.infusion_starts_per_slot``; 0 means no limit)."""
+        limit = self.calendar.clinic.infusion_starts_per_slot
+        return limit == 0 or self.occupancy.starts_in_slot(day, start) < limit
 
     @cached_property
     def _slot_clocks(self) -> list[time]:

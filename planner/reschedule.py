@@ -195,6 +195,11 @@ def _check_infusion_start(placer: Placer, seq: int, start: datetime, now: dateti
         raise PlanningError(
             "clinic.capacity", f"all infusion chairs are taken at {start:%Y-%m-%d %H:%M}"
         )
+    if not placer.nurse_free(day, start):
+        raise PlanningError(
+            "clinic.infusion_starts_per_slot",
+            f"{calendar.clinic.infusion_starts_per_slot} infusions already start in the "
+            f"half hour of {start:%Y-%m-%d %H:%M}")
 
 
 def _check_gap(protocol: Protocol, previous: PlannedEvent, day: date, seq: int) -> None:

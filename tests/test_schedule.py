@@ -183,3 +183,50 @@ def test_a_clinic_in_new_york_keeps_ten_o_clock_across_the_dst_change():
     assert {e.start.time() for e in infusions} == {time(10, 0)}
     offsets = {e.start.utcoffset() for e in infusions}
     assert offsets == {timedelta(hours=-4), timedelta(hours=-5)}  # DST ends on 2026-11-01
+
+
+def test_a_third_infusion_starting_at_ten_takes_the_next_slot_when_two_nurses_start_drips():
+    # Three chairs, but only two infusions may start per half hour: Mon 2027-06-07 has two
+    # 10:00 infusions booked, so this course's first infusion starts at 11:00.
+    clinic = replace(SETTINGS.clinic, infusion_starts_per_slot=2)
+    ten = datetime(2027, 6, 7, 10, 0, tzinfo=TOKYO)
+    booked = Occupancy({date(2027, 6, 7): {(ten, ten + timedelta(hours=1)): 2}})
+    plan = plan_course(ANK, ClinicCalendar(clinic), first_infusion=date(2027, 6, 7),
+                       occupancy=booked)
+    assert plan.infusions()[0].start == datetime(2027, 6, 7, 11, 0, tzinfo=TOKYO)
+
+
+def test_without_a_start_limit_the_third_chair_at_ten_is_used():
+    ten = datetime(2027, 6, 7, 10, 0, tzinfo=TOKYO)
+    booked = Occupancy({date(2027, 6, 7): {(ten, ten + timedelta(hours=1)): 2}})
+    plan = plan_course(ANK, CALENDAR, first_infusion=date(2027, 6, 7), occupancy=booked)
+    assert plan.infusions()[0].start == ten
+
+
+def test_a_december_2027_start_stretches_one_gap_over_the_year_end_closure():
+    plan = plan_course(ANK, CALENDAR, first_infusion=date(2027, 12, 6))
+    assert days_of(plan, "infusion")[-2:] == [date(2027, 12, 28), date(2028, 1, 5)]
+    (bend,) = plan.exceptions
+    assert (bend.rule, bend.by_days) == ("protocol.gap_days", 3)
+
+
+def test_a_start_on_2027_04_19_plans_over_golden_week_with_one_stretched_gap():
+    plan = plan_course(ANK, CALENDAR, first_infusion=date(2027, 4, 19))
+    assert days_of(plan, "infusion")[3:5] == [date(2027, 4, 30), date(2027, 5, 7)]
+    assert [b.why for b in plan.exceptions] == ["Golden Week (2027-05-03 to 2027-05-05)"]
+
+
+def test_a_june_course_bends_nothing():
+    assert plan_course(ANK, CALENDAR, first_infusion=date(2027, 6, 7)).exceptions == ()
+
+
+def test_a_strict_refusal_near_golden_week_names_golden_week_not_the_sunday():
+    with pytest.raises(PlanningError, match="blocked by Golden Week"):
+        plan_course(STRICT, CALENDAR, first_infusion=date(2028, 4, 13))
+
+
+def test_planning_from_the_collection_never_suggests_an_earlier_start():
+    with pytest.raises(PlanningError) as caught:
+        plan_course(STRICT, CALENDAR, collection=date(2027, 11, 22))
+    suggested = date.fromisoformat(caught.value.suggestion.split(" is ")[1][:10])
+    assert suggested > date(2027, 11, 22)
