@@ -76,6 +76,18 @@ def sees(audience: Audience, protocol: Protocol, row: dict[str, Any]) -> bool:
     return wanted is None or wanted in protocol.audience_of(row["kind"])
 
 
+def bend_lines(row: dict[str, Any], lang: str) -> str:
+    """The course's bends over closures that concern this event, for the doctor to see in
+    staff calendars (empty for most events)."""
+    stored = row.get("course_exceptions") or "[]"
+    if stored == "[]":
+        return ""
+    name = f"{row['kind']} {row['seq']}"
+    word = "Exception" if lang == "en" else "例外"
+    return "".join(f"\n{word}: {bend['detail']} ({bend['why']})"
+                   for bend in json.loads(stored) if name in bend.get("events", []))
+
+
 def entry(row: dict[str, Any], audience: Audience, settings: ExportSettings, tz: ZoneInfo,
            total: int) -> CalendarEntry:
     kind, seq = row["kind"], row.get("number") or row["seq"]
@@ -88,6 +100,7 @@ def entry(row: dict[str, Any], audience: Audience, settings: ExportSettings, tz:
         label = patient_label(row, settings.staff_names)
         summary = f"{event_title(kind, seq, total, lang)} — {label}"
         description = staff_description(kind, seq, total, lang, label)
+        description += bend_lines(row, lang)
     if row["status"] == "missed":
         description += "\n(missed)" if lang == "en" else "\n(欠席)"
     return CalendarEntry(

@@ -392,7 +392,8 @@ class Store:
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         return list(self.db.query(
             "SELECT e.*, c.patient_id, c.protocol_snapshot, p.name AS patient_name,"
-            f" p.lang AS patient_lang, p.mrn AS patient_mrn, {LIVE_NUMBER} FROM events e"
+            f" p.lang AS patient_lang, p.mrn AS patient_mrn, {LIVE_NUMBER},"
+            " c.exceptions AS course_exceptions FROM events e"
             " JOIN courses c ON c.id = e.course_id JOIN patients p ON p.id = c.patient_id "
             f"{clause} ORDER BY e.start_ts, e.kind, e.seq",
             params,

@@ -165,3 +165,11 @@ def test_missed_without_room_for_a_make_up_is_recorded_and_staff_are_alerted(
                      if (kind, roles) == ("lab_notice", "nurse,doctor,lab")]
     assert len(makeup_alerts) == 1
     assert "--no-makeup" in makeup_alerts[0]
+
+
+def test_the_staff_calendar_shows_the_bend_on_the_events_it_concerns(planner_cli: PlannerCli):
+    add_patient(planner_cli, OCTOBER_2027)
+    planner_cli.ok("plan", "1", "--first-infusion", "2027-12-06", at=OCTOBER_2027)
+    calendar = planner_cli.ok("export", "--role", "doctor", at=OCTOBER_2027).output
+    unfolded = calendar.replace("\r\n ", "")
+    assert unfolded.count("例外: 8 days from infusion 7 on 2027-12-28") == 2  # infusions 7, 8
