@@ -390,14 +390,30 @@ class Store:
             where.append("e.course_id = ?")
             params.append(course_id)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        return list(self.db.query(
+        rows = list(self.db.query(
             "SELECT e.*, c.patient_id, c.protocol_snapshot, p.name AS patient_name,"
-            f" p.lang AS patient_lang, p.mrn AS patient_mrn, {LIVE_NUMBER},"
+            " p.lang AS patient_lang, p.mrn AS patient_mrn,"
             " c.exceptions AS course_exceptions FROM events e"
             " JOIN courses c ON c.id = e.course_id JOIN patients p ON p.id = c.patient_id "
             f"{clause} ORDER BY e.start_ts, e.kind, e.seq",
             params,
         ))
+        return self._with_live_numbers(rows)
+
+    def _with_live_numbers(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Give rows of courses with a missed infusion the ``number`` people read (see
+        ``LIVE_NUMBER``); one small query, as misses are few."""
+        missed: dict[int, list[int]] = {}
+        for course_id, seq in self.db.execute(
+                "SELECT course_id, seq FROM events WHERE kind = 'infusion'"
+                " AND status = 'missed'").fetchall():
+            missed.setdefault(course_id, []).append(seq)
+        if missed:
+            for row in rows:
+                before = missed.get(row["course_id"])
+                if before:
+                    row["number"] = row["seq"] - sum(1 for m in before if m < row["seq"])
+        return rows
 
     def set_exceptions(self, course_id: int, bends: Iterable[Bend]) -> None:
         """Record the bends a course now uses (replacing those it used before)."""

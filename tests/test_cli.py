@@ -995,7 +995,7 @@ def test_an_unknown_protocol_name_is_refused(planner_cli: PlannerCli,
     result = planner_cli("plan", "1", "--first-infusion", "2026-11-30", "--protocol", "nope")
 
     line = assert_refused(result)
-    assert line == "Error: --protocol: unknown protocol 'nope'; known: ank"
+    assert line == "Error: --protocol: unknown protocol 'nope'; known: ank, ank12, ank6"
     assert planner_cli.dump() == before
 
 
