@@ -13,6 +13,7 @@ import argparse
 import re
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 
 from planner.calendar import ClinicCalendar
@@ -21,8 +22,8 @@ from planner.errors import PlanningError
 from planner.schedule import plan_course
 
 _CAUSES = (
-    ("year-end closure", "year-end closure"),
     ("Golden Week", "Golden Week"),
+    ("year-end closure", "year-end closure"),
     ("public holiday", "public holiday"),
     ("closed on", "weekly closed day"),
     ("chairs are taken", "full day"),
@@ -44,9 +45,13 @@ def main() -> None:
     parser.add_argument("--first", type=date.fromisoformat, default=date(2027, 1, 1))
     parser.add_argument("--last", type=date.fromisoformat, default=date(2028, 12, 31))
     parser.add_argument("--protocol", default=None, help="A built-in protocol (default: ank).")
+    parser.add_argument("--no-bends", action="store_true",
+                        help="Bend nothing (bends_per_course = 0), to see the refusals' causes.")
     args = parser.parse_args()
     settings = parse_settings({}, "sweep")
     protocol = settings.protocol(args.protocol)
+    if args.no_bends and hasattr(protocol, "bends_per_course"):
+        protocol = replace(protocol, bends_per_course=0)
     calendar = ClinicCalendar(settings.clinic)
     days = [args.first + timedelta(days=i) for i in range((args.last - args.first).days + 1)]
     planned, bent, causes = 0, 0, Counter[str]()
