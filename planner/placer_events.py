@@ -43,14 +43,17 @@ class Failure:
         """The reason, naming the closure near the failure when the reason itself names
         only a weekly day off or a gap (the closure is what really blocks)."""
         reason = self.reason or "no plan fits"
-        if calendar is None or self.day is None or _names_closure(reason):
+        if calendar is None or self.day is None or "Golden Week" in reason:
             return reason
         near = calendar.closures_between(self.day - timedelta(days=7),
                                          self.day + timedelta(days=7))
         if not near:
             return reason
-        nearest = min(near, key=lambda d: abs((d - self.day).days) if self.day else 0)
-        return f"{reason}; blocked by {calendar.describe_closure([nearest])}"
+        day = self.day
+        closure = calendar.describe_closure([min(near, key=lambda d: abs((d - day).days))])
+        if _names_closure(reason) and not closure.startswith("Golden Week"):
+            return reason
+        return f"{reason}; blocked by {closure}"
 
 
 def _names_closure(reason: str) -> bool:
