@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from planner import bot_texts, staff_texts
+from planner.bot_texts import escape
 from planner.config import Settings
 from planner.config_protocol import parse_protocol
 from planner.links import Chat
@@ -185,7 +186,22 @@ class Notices:
         visits = self.staff_visits(day, day, role, moment)
         waiting = self.staff_visits(day, day + timedelta(days=1), None, moment,
                                     only_unconfirmed=True)
-        return staff_texts.digest_text(role, day, visits, waiting, chat.lang)
+        text = staff_texts.digest_text(role, day, visits, waiting, chat.lang)
+        bends = self._bends_on(day, chat.lang)
+        return text + ("\n\n" + "\n".join(bends) if bends else "")
+
+    def _bends_on(self, day: date, lang: str) -> list[str]:
+        """The day's events that bend a rule over a closure (so the doctor sees it)."""
+        low = datetime.combine(day, datetime.min.time(), tzinfo=self.tz)
+        rows = self.db.execute(
+            "SELECT e.kind, e.seq, c.exceptions, c.patient_id FROM events e"
+            " JOIN courses c ON c.id = e.course_id WHERE e.start_ts >= ? AND e.start_ts < ?"
+            " AND e.status = 'scheduled' AND c.exceptions != '[]' ORDER BY e.start_ts",
+            [int(low.timestamp()), int((low + timedelta(days=1)).timestamp())]).fetchall()
+        word = "例外" if lang == "ja" else "Exception"
+        return [escape(f"{word} (#{patient_id}): {bend['detail']} ({bend['why']})")
+                for kind, seq, stored, patient_id in rows for bend in json.loads(stored)
+                if f"{kind} {seq}" in bend.get("events", [])]
 
 
 def _reason(detail: dict[str, Any]) -> str:

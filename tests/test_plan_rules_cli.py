@@ -4,9 +4,13 @@ misses always recorded (scenario dates spelled out; the clock is injected)."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from planner.config import load_settings
+from planner.links import Chat
+from planner.notices import Notices
+from planner.store import open_database
 from tests.conftest import PlannerCli
 from tests.test_cli import assert_refused
 
@@ -173,3 +177,16 @@ def test_the_staff_calendar_shows_the_bend_on_the_events_it_concerns(planner_cli
     calendar = planner_cli.ok("export", "--role", "doctor", at=OCTOBER_2027).output
     unfolded = calendar.replace("\r\n ", "")
     assert unfolded.count("例外: 8 days from infusion 7 on 2027-12-28") == 2  # infusions 7, 8
+
+
+def test_the_morning_digest_shows_the_bend_of_the_days_infusion(planner_cli: PlannerCli):
+    add_patient(planner_cli, OCTOBER_2027)
+    planner_cli.ok("plan", "1", "--first-infusion", "2027-12-06", at=OCTOBER_2027)
+    notices = Notices(open_database(planner_cli.db), load_settings(None))
+    doctor = Chat(1, None, 1, None, "en", "doctor")
+    text = notices.digest("doctor", date(2028, 1, 5), doctor,
+                          datetime(2028, 1, 5, 7, 30, tzinfo=TOKYO))
+    assert "Exception (#1): 8 days from infusion 7 on 2027-12-28 to infusion 8 on " \
+           "2028-01-05" in text
+    assert "Exception" not in notices.digest("doctor", date(2027, 12, 9), doctor,
+                                             datetime(2027, 12, 9, 7, 30, tzinfo=TOKYO))
