@@ -227,13 +227,13 @@ class Planner:
             course, self.calendar, event.seq, self.now(), makeup=makeup,
             occupancy=self._occupancy_for(event.course_id, event.start.date()),
             away=self._course_away(event.course_id))
-        change = self._write(event.course_id, course, result.events, "event.missed",
-                             force=True, reason=f"infusion {event.seq} missed"
-                             + ("" if makeup and not result.no_makeup_reason
-                                else ", no make-up"))
-        if result.no_makeup_reason is None:
-            return change
-        with self.store.transaction():
+        with self.store.transaction():  # the miss, its reminders and the alert together
+            change = self._write(event.course_id, course, result.events, "event.missed",
+                                 force=True, reason=f"infusion {event.seq} missed"
+                                 + ("" if makeup and not result.no_makeup_reason
+                                    else ", no make-up"))
+            if result.no_makeup_reason is None:
+                return change
             self.outbox.add_alert("lab_notice", ("nurse", "doctor", "lab"),
                                   {"changes": [result.no_makeup_reason], "action": "event.missed",
                                    "reason": result.no_makeup_reason}, self.now(),
