@@ -82,7 +82,7 @@ def main() -> None:
         print("longest run of refused days: 0")
     for cause, count in causes.most_common():
         print(f"  {count:4d}  {cause}")
-    print(f"({elapsed:.1f} s)")
+    print(f"({elapsed:.1f} s, {elapsed / len(days) * 1000:.2f} ms per start day)")
 
 
 if __name__ == "__main__":
