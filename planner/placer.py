@@ -30,6 +30,8 @@ class Budget(NamedTuple):
 
     def spend(self, bends: int, gaps: int) -> Budget | None:
         """The budget left after ``bends`` (``gaps`` of them gaps), or None if over."""
+        if bends == 0 and gaps == 0:
+            return self
         if bends > self.total or gaps > self.gaps:
             return None
         return Budget(self.total - bends, self.gaps - gaps)
@@ -138,10 +140,12 @@ class Placer(EventPlacer):
             if not self._keeps_weekly_rhythm(day, seq, placed_days):
                 continue
             stretched = 1 if gap > high else 0
-            placed = self.infusion_on(day, seq, same_day=budget.total > stretched)
+            same_day = budget.total > stretched
+            placed = self.infusion_on(day, seq, same_day=same_day)
             if placed is None:
                 continue
-            left = budget.spend(stretched + self.same_day_bends(placed), stretched)
+            bends = stretched + (self.same_day_bends(placed) if same_day else 0)
+            left = budget.spend(bends, stretched)
             if left is None:
                 continue
             rest = self.series(seq + 1, day, ideal, last_seq, placed_days, left)

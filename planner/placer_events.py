@@ -122,11 +122,15 @@ class EventPlacer:
 
     def same_day_bends(self, events: list[PlannedEvent]) -> int:
         """How many dated steps in ``events`` sit on their infusion's own day (a bend)."""
-        bending = {s.kind for s in self.protocol.steps if s.same_day_time is not None}
+        bending = self._same_day_kinds
         if not bending:
             return 0
         days = {e.seq: e.start.date() for e in events if e.kind == INFUSION}
         return sum(1 for e in events if e.kind in bending and days.get(e.seq) == e.start.date())
+
+    @cached_property
+    def _same_day_kinds(self) -> frozenset[str]:
+        return frozenset(s.kind for s in self.protocol.steps if s.same_day_time is not None)
 
     def _open(self, day: date, depth: int, what: str) -> bool:
         reason = self.calendar.closed_reason(day) or self.unavailable.get(day)
@@ -139,11 +143,12 @@ class EventPlacer:
         """The first infusion start on ``day`` that fits clinic hours and a free chair."""
         length = timedelta(minutes=self.protocol.infusion_minutes)
         chairs = self.calendar.clinic.infusion_chairs
+        starts_limit = self.calendar.clinic.infusion_starts_per_slot
         for clock in self._slot_clocks:
             start = self.calendar.at(day, clock)
             if self.not_before is not None and start <= self.not_before:
                 continue
-            if not self.nurse_free(day, start):
+            if starts_limit and not self.nurse_free(day, start):
                 continue
             if self.occupancy.chairs_in_use(day, start, start + length) < chairs:
                 return start
