@@ -81,6 +81,15 @@ class ClinicCalendar:
             return (m1, d1) <= key <= (m2, d2)
         return key >= (m1, d1) or key <= (m2, d2)
 
+    def lab_closed_reason(self, day: date) -> str | None:
+        """Why the culture lab does not work on ``day`` (its own weekdays and closed dates,
+        no national holidays), or None when it works."""
+        if day in self.clinic.lab_closed_dates:
+            return "culture lab closed (closed date)"
+        if day.weekday() not in self.clinic.lab_open_weekdays:
+            return f"culture lab closed on {_WEEKDAY_NAMES[day.weekday()]}s"
+        return None
+
     def is_closure(self, day: date) -> bool:
         """Closed for a holiday, the year-end closure or a closed date (not a weekly day off):
         the closures a protocol may bend a rule over."""

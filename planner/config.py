@@ -71,7 +71,8 @@ class Settings:
 def _parse_clinic(r: Reader) -> Clinic:
     r.check_keys({"name", "timezone", "open_weekdays", "opens", "closes", "holidays",
                   "year_end_closure", "closed_dates", "infusion_chairs",
-                  "collections_per_day", "lab_notice_days", "infusion_starts_per_slot"})
+                  "collections_per_day", "lab_notice_days", "infusion_starts_per_slot",
+                  "lab_open_weekdays", "lab_closed_dates"})
     zone = r.text("timezone", "Asia/Tokyo")
     try:
         ZoneInfo(zone)
@@ -97,6 +98,9 @@ def _parse_clinic(r: Reader) -> Clinic:
         collections_per_day=r.integer("collections_per_day", 2, 1, 1000),
         lab_notice_days=r.integer("lab_notice_days", 2, 0, 60),
         infusion_starts_per_slot=r.integer("infusion_starts_per_slot", 0, 0, 1000),
+        lab_open_weekdays=frozenset(weekday_numbers(r.names(
+            "lab_open_weekdays", ["mon", "tue", "wed", "thu", "fri", "sat"], WEEKDAYS))),
+        lab_closed_dates=_closed_dates(r, "lab_closed_dates"),
     )
 
 
@@ -116,10 +120,10 @@ def _year_end(r: Reader) -> tuple[tuple[int, int], tuple[int, int]] | None:
     return ends[0], ends[1]
 
 
-def _closed_dates(r: Reader) -> frozenset[date]:
-    value = r.table.get("closed_dates", [])
+def _closed_dates(r: Reader, key: str = "closed_dates") -> frozenset[date]:
+    value = r.table.get(key, [])
     if not isinstance(value, list):
-        raise r.fail("closed_dates", "must be a list of dates", value)
+        raise r.fail(key, "must be a list of dates", value)
     days = set()
     for item in value:
         if isinstance(item, date):
@@ -128,7 +132,7 @@ def _closed_dates(r: Reader) -> frozenset[date]:
         try:
             days.add(date.fromisoformat(str(item)))
         except ValueError:
-            raise r.fail("closed_dates", "each entry must be a date YYYY-MM-DD", item) from None
+            raise r.fail(key, "each entry must be a date YYYY-MM-DD", item) from None
     return frozenset(days)
 
 

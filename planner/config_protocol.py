@@ -97,7 +97,7 @@ def _parse_steps(r: Reader) -> tuple[Step, ...]:
 
 def _parse_step(kind: str, r: Reader) -> Step:
     r.check_keys({"anchor", "offset_days", "window_days", "time", "offset_minutes",
-                  "minutes", "audience", "same_day_time"})
+                  "minutes", "audience", "same_day_time", "calendar"})
     if not re.fullmatch(r"[a-z][a-z0-9_]*", kind):
         raise r.fail("", "step names are lower-case letters, digits and _", kind)
     anchor_name = r.text("anchor", "each_infusion", tuple(a.value for a in Anchor))
@@ -113,6 +113,7 @@ def _parse_step(kind: str, r: Reader) -> Step:
         time=r.clock("time", "09:00") if has_time else None,
         offset_minutes=r.integer("offset_minutes", 0, -720, 720),
         same_day_time=r.clock("same_day_time", "09:00") if "same_day_time" in r.table else None,
+        on_lab_days=r.text("calendar", "clinic", ("clinic", "lab")) == "lab",
     )
     if step.same_day_time is not None and (not has_time or step.anchor is not Anchor.EACH):
         raise r.fail("same_day_time", "is only for a dated step of each infusion (with time)")
@@ -139,6 +140,8 @@ def protocol_to_table(protocol: Protocol) -> dict[str, Any]:
                          time=f"{s.time:%H:%M}")
         if s.same_day_time is not None:
             table["same_day_time"] = f"{s.same_day_time:%H:%M}"
+        if s.on_lab_days:
+            table["calendar"] = "lab"
         steps[s.kind] = table
     return {
         "infusions": protocol.infusions,

@@ -46,6 +46,9 @@ class Step:
     ``same_day_time`` (a bend, used only when a closure leaves no open day in the window)
     lets a dated step of each infusion take place on the infusion's own day at that time,
     ending before the infusion's first same-day step (cells delivered that morning).
+    ``on_lab_days`` places the step on the culture lab's calendar (``Clinic.lab_*``) instead
+    of the clinic's: a lab that ships on holidays can deliver the day before an infusion
+    that follows a closure.
     """
 
     kind: str
@@ -57,6 +60,7 @@ class Step:
     time: time | None = None
     offset_minutes: int = 0
     same_day_time: TimeOfDay | None = None
+    on_lab_days: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,8 @@ class Clinic:
     collections_per_day: int = 2
     lab_notice_days: int = 2
     infusion_starts_per_slot: int = 0  # 0: no limit; else at most this many starts per 30 min
+    lab_open_weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4, 5})
+    lab_closed_dates: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

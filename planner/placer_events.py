@@ -257,7 +257,9 @@ class EventPlacer:
     def step_on(self, step: Step, day: date, owner: int) -> PlannedEvent | None:
         """``step`` on exactly ``day`` at its time, or None when closed, out of hours or full."""
         assert step.time is not None
-        if self.calendar.closed_reason(day) is not None:
+        closed = (self.calendar.lab_closed_reason(day) if step.on_lab_days
+                  else self.calendar.closed_reason(day))
+        if closed is not None:
             return None
         if day in self.unavailable and "patient" in step.audience:
             return None

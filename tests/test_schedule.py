@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from planner.calendar import ClinicCalendar
-from planner.config import load_settings
+from planner.config import load_settings, parse_settings
+from planner.config_protocol import DEFAULT_PROTOCOL
 from planner.errors import PlanningError
 from planner.model import Clinic, Occupancy
 from planner.schedule import plan_course
@@ -230,3 +231,26 @@ def test_planning_from_the_collection_never_suggests_an_earlier_start():
         plan_course(STRICT, CALENDAR, collection=date(2027, 11, 22))
     suggested = date.fromisoformat(caught.value.suggestion.split(" is ")[1][:10])
     assert suggested > date(2027, 11, 22)
+
+
+def test_a_lab_that_works_on_golden_week_delivers_the_day_before_with_no_bend():
+    # Strict rules; the lab works every day except Jan 1-3. Sat 2028-05-06 follows Golden
+    # Week (05-03 to 05-05): its cells come on Fri 05-05 from the lab.
+    settings = parse_settings({
+        "clinic": {"lab_open_weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                   "lab_closed_dates": ["2028-01-01", "2028-01-02", "2028-01-03"]},
+        "protocol": {"ank": {"bends_per_course": 0, "steps": {
+            **{k: v for k, v in _default_steps().items() if k != "cell_delivery"},
+            "cell_delivery": {**_default_steps()["cell_delivery"], "calendar": "lab"}}}},
+    }, "test")
+    plan = plan_course(settings.protocol(None), ClinicCalendar(settings.clinic),
+                       first_infusion=date(2028, 4, 13))
+    assert plan.exceptions == ()
+    deliveries = {e.seq: e.start.date() for e in plan.events if e.kind == "cell_delivery"}
+    infusions = {e.seq: e.start.date() for e in plan.events if e.kind == "infusion"}
+    assert date(2028, 5, 5) in deliveries.values()
+    assert all(CALENDAR.is_open(d) for d in infusions.values())
+
+
+def _default_steps():
+    return DEFAULT_PROTOCOL["steps"]
