@@ -9,7 +9,7 @@ package otherwise follows the machine's locale.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,13 @@ import holidays
 
 from planner.errors import ConfigError
 from planner.model import Clinic
+
+
+def _in_golden_week(day: date) -> bool:
+    """Japan's run of spring holidays: Showa Day (29 April) to Children's Day (5 May),
+    with its substitute holiday on 6 May."""
+    return (4, 29) <= (day.month, day.day) <= (5, 6)
+
 
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -73,6 +80,55 @@ class ClinicCalendar:
         if (m1, d1) <= (m2, d2):
             return (m1, d1) <= key <= (m2, d2)
         return key >= (m1, d1) or key <= (m2, d2)
+
+    def lab_closed_reason(self, day: date) -> str | None:
+        """Why the culture lab does not work on ``day`` (its own weekdays and closed dates,
+        no national holidays), or None when it works."""
+        if day in self.clinic.lab_closed_dates:
+            return "culture lab closed (closed date)"
+        if day.weekday() not in self.clinic.lab_open_weekdays:
+            return f"culture lab closed on {_WEEKDAY_NAMES[day.weekday()]}s"
+        return None
+
+    def is_closure(self, day: date) -> bool:
+        """Closed for a holiday, the year-end closure or a closed date (not a weekly day off):
+        the closures a protocol may bend a rule over."""
+        reason = self.closed_reason(day)
+        return reason is not None and not reason.startswith("clinic closed on ")
+
+    def closures_between(self, first: date, last: date) -> list[date]:
+        """The closure days (see ``is_closure``) from ``first`` to ``last``, both included."""
+        days = (first + timedelta(days=i) for i in range((last - first).days + 1))
+        return [d for d in days if self.is_closure(d)]
+
+    def describe_closure(self, days: list[date]) -> str:
+        """Name the closure that ``days`` belong to, as staff call it: Golden Week, the
+        year-end closure, a named public holiday or a closed date, with its dates."""
+        if not days:
+            return "no closure"
+        days = self._whole_closure(days)
+        span = f"{days[0]:%Y-%m-%d}"
+        if len(days) > 1:
+            span += f" to {days[-1]:%Y-%m-%d}"
+        reasons = [self.closed_reason(d) or "" for d in days]
+        if any(r == "year-end closure" for r in reasons):
+            return f"the year-end closure ({span})"
+        if self.clinic.holiday_country == "JP" and any(
+            r.startswith("public holiday") and _in_golden_week(d)
+            for d, r in zip(days, reasons, strict=True)
+        ):
+            return f"Golden Week ({span})"
+        names = list(dict.fromkeys(reasons))
+        return f"{', '.join(names)} ({span})"
+
+    def _whole_closure(self, days: list[date]) -> list[date]:
+        """``days`` widened to the whole run of closure days they are part of."""
+        first, last = min(days), max(days)
+        while self.is_closure(first - timedelta(days=1)):
+            first -= timedelta(days=1)
+        while self.is_closure(last + timedelta(days=1)):
+            last += timedelta(days=1)
+        return self.closures_between(first, last)
 
     def is_open(self, day: date) -> bool:
         return self.closed_reason(day) is None

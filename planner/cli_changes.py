@@ -24,10 +24,12 @@ def _report(app: App, change: Change, as_json: bool, verb: str) -> None:
     events = app.store.events_of(change.course_id)
     if as_json:
         echo_json({"course_id": change.course_id, "changed": change.changed,
-                   "lab_attention": change.lab_attention,
+                   "lab_attention": change.lab_attention, "warning": change.warning,
                    "events": [event_json(e, planner.tz, planner.now()) for e in events]})
         return
     click.echo(f"Course {change.course_id}: {verb}; {len(change.changed)} event(s) changed.")
+    if change.warning:
+        click.echo(f"Warning: {change.warning}")
     if change.lab_attention:
         click.echo("Lab attention needed for: " + ", ".join(change.lab_attention))
     echo_table((event_row(e, planner.tz, planner.now()) for e in events
@@ -64,6 +66,11 @@ def reschedule(app: App, event_id: int, to: date | datetime, only: bool, force: 
 @pass_app
 def missed(app: App, event_id: int, no_makeup: bool, as_json: bool) -> None:
     """Mark an infusion missed; a make-up infusion is added after the last one.
+
+    The miss is always recorded. The make-up keeps every rule (bending only what the
+    protocol allows over a closure) and comes after now; when none fits, the miss is
+    stored without one and staff are alerted. An infusion whose day has not come yet
+    cannot be marked missed: use reschedule or cancel.
 
     \b
     Examples:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from planner.cli_csv import read_course_csv
 from planner.cli_people import json_option
 from planner.cli_types import ISO_DATE, PROTOCOL, ROW_ID
 from planner.errors import InputError
-from planner.model import AUDIENCES, StoredEvent
+from planner.model import AUDIENCES, Bend, StoredEvent
 from planner.output import EVENT_HEADERS, echo_json, echo_table, event_json, event_row
 
 
@@ -22,10 +23,13 @@ from planner.output import EVENT_HEADERS, echo_json, echo_table, event_json, eve
 @click.option("--collection", type=ISO_DATE, help="Date of the lymphocyte collection.")
 @click.option("--protocol", "protocol_name", metavar="NAME", type=PROTOCOL,
               help="Protocol from the config (default: default_protocol).")
+@click.option("--collected", type=ISO_DATE, metavar="DATE",
+              help="The collection already happened on DATE: recorded as done, the rest "
+              "planned from it.")
 @json_option
 @pass_app
 def plan(app: App, patient_id: int, first_infusion: date | None, collection: date | None,
-         protocol_name: str | None, as_json: bool) -> None:
+         protocol_name: str | None, collected: date | None, as_json: bool) -> None:
     """Plan a whole course from its first infusion or from its collection.
 
     Every event lands on an open day within clinic hours and capacity; when that is not
@@ -34,22 +38,34 @@ def plan(app: App, patient_id: int, first_infusion: date | None, collection: dat
     \b
     Examples:
       planner plan 1 --first-infusion 2027-06-07
-      planner plan 1 --collection 2027-05-17 --protocol ank
+      planner plan 2 --collection 2027-05-17 --protocol ank12
+      planner plan 3 --collected 2026-11-30   # the collection already happened
     """
-    if (first_infusion is None) == (collection is None):
-        raise InputError("give exactly one of --first-infusion and --collection")
+    if sum(d is not None for d in (first_infusion, collection, collected)) != 1:
+        raise InputError("give exactly one of --first-infusion and --collection (or "
+                         "--collected)")
     planner = app.planner
     course_id, course_plan = planner.plan(patient_id, first_infusion=first_infusion,
-                                          collection=collection, protocol_name=protocol_name)
+                                          collection=collection or collected,
+                                          protocol_name=protocol_name,
+                                          collected=collected is not None)
     events = app.store.events_of(course_id)
     if as_json:
         echo_json({"course_id": course_id, "notes": list(course_plan.notes),
+                   "exceptions": [b.as_dict() for b in course_plan.exceptions],
                    "events": [event_json(e, planner.tz, planner.now()) for e in events]})
         return
     click.echo(f"Course {course_id} planned for patient {patient_id}.")
     for note in course_plan.notes:
         click.echo(f"Note: {note}")
+    _echo_exceptions(course_plan.exceptions)
     _echo_events(app, events)
+
+
+def _echo_exceptions(bends: Iterable[Bend]) -> None:
+    """Every rule the course bends over a closure, so the doctor sees it."""
+    for bend in bends:
+        click.echo(f"Exception: {bend.line()}")
 
 
 def _echo_events(app: App, events: list[StoredEvent]) -> None:
@@ -76,7 +92,9 @@ def show(app: App, patient_id: int | None, course_id: int | None, as_json: bool)
     store, planner = app.store, app.planner
     courses = [store.course(course_id)] if course_id else store.courses_of(patient_id or 0)
     if as_json:
-        echo_json([{**{k: v for k, v in c.items() if k != "protocol_snapshot"},
+        echo_json([{**{k: v for k, v in c.items() if k not in ("protocol_snapshot",
+                                                                   "exceptions")},
+                    "exceptions": [b.as_dict() for b in store.exceptions_of(c["id"])],
                     "events": [event_json(e, planner.tz, planner.now())
                                for e in store.events_of(c["id"])]} for c in courses])
         return
@@ -86,6 +104,7 @@ def show(app: App, patient_id: int | None, course_id: int | None, as_json: bool)
         patient = store.patient(course["patient_id"])
         click.echo(f"Course {course['id']} — {patient['name']} (patient {patient['id']}), "
                    f"{course['protocol']}, {course['status']}")
+        _echo_exceptions(store.exceptions_of(course["id"]))
         _echo_events(app, store.events_of(course["id"]))
         click.echo("")
 

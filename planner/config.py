@@ -22,7 +22,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from planner.config_protocol import check_fits_hours, check_weekday_pairs, parse_protocol
+from planner.config_protocol import (
+    BUILT_IN_PROTOCOLS,
+    check_fits_hours,
+    check_weekday_pairs,
+    parse_protocol,
+)
 from planner.config_reader import WEEKDAYS, Reader, weekday_numbers
 from planner.config_sections import (
     CONTACT_KEYS,
@@ -78,7 +83,8 @@ class Settings:
 def _parse_clinic(r: Reader) -> Clinic:
     r.check_keys({"name", "timezone", "open_weekdays", "opens", "closes", "holidays",
                   "year_end_closure", "closed_dates", "infusion_chairs",
-                  "collections_per_day", "lab_notice_days", *CONTACT_KEYS})
+                  "collections_per_day", "lab_notice_days", "infusion_starts_per_slot",
+                  "lab_open_weekdays", "lab_closed_dates", *CONTACT_KEYS})
     zone = r.text("timezone", "Asia/Tokyo")
     try:
         ZoneInfo(zone)
@@ -103,6 +109,10 @@ def _parse_clinic(r: Reader) -> Clinic:
         infusion_chairs=r.integer("infusion_chairs", 3, 1, 1000),
         collections_per_day=r.integer("collections_per_day", 2, 1, 1000),
         lab_notice_days=r.integer("lab_notice_days", 2, 0, 60),
+        infusion_starts_per_slot=r.integer("infusion_starts_per_slot", 0, 0, 1000),
+        lab_open_weekdays=frozenset(weekday_numbers(r.names(
+            "lab_open_weekdays", ["mon", "tue", "wed", "thu", "fri", "sat"], WEEKDAYS))),
+        lab_closed_dates=_closed_dates(r, "lab_closed_dates"),
     )
 
 
@@ -122,10 +132,10 @@ def _year_end(r: Reader) -> tuple[tuple[int, int], tuple[int, int]] | None:
     return ends[0], ends[1]
 
 
-def _closed_dates(r: Reader) -> frozenset[date]:
-    value = r.table.get("closed_dates", [])
+def _closed_dates(r: Reader, key: str = "closed_dates") -> frozenset[date]:
+    value = r.table.get(key, [])
     if not isinstance(value, list):
-        raise r.fail("closed_dates", "must be a list of dates", value)
+        raise r.fail(key, "must be a list of dates", value)
     days = set()
     for item in value:
         if isinstance(item, date):
@@ -134,7 +144,7 @@ def _closed_dates(r: Reader) -> frozenset[date]:
         try:
             days.add(date.fromisoformat(str(item)))
         except ValueError:
-            raise r.fail("closed_dates", "each entry must be a date YYYY-MM-DD", item) from None
+            raise r.fail(key, "each entry must be a date YYYY-MM-DD", item) from None
     return frozenset(days)
 
 
@@ -163,7 +173,7 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
     r = Reader(source, data)
     r.check_keys({"clinic", "protocol", "default_protocol", "export", "database",
                   "reminders", "bot", "feed", "privacy"})
-    protocols_table = r.sub("protocol").table or {"ank": {}}
+    protocols_table = r.sub("protocol").table or BUILT_IN_PROTOCOLS
     protocols = {}
     for name, table in protocols_table.items():
         if not isinstance(table, dict):

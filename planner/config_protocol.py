@@ -23,6 +23,9 @@ DEFAULT_PROTOCOL: dict[str, Any] = {
     "infusion_time": "10:00",
     "infusion_minutes": 60,
     "audience": ["patient", "nurse", "doctor", "lab"],
+    "max_gap_days_over_closure": 8,
+    "closure_gaps_per_course": 1,
+    "bends_per_course": 3,
     "steps": {
         "collection": {
             "anchor": "first_infusion", "offset_days": -21, "window_days": [-28, -14],
@@ -35,12 +38,20 @@ DEFAULT_PROTOCOL: dict[str, Any] = {
         "cell_delivery": {
             "anchor": "each_infusion", "offset_days": -1, "window_days": [-2, -1],
             "time": "16:00", "minutes": 30, "audience": ["lab", "nurse"],
+            "same_day_time": "09:00",
         },
         "follow_up": {
             "anchor": "last_infusion", "offset_days": 14, "window_days": [11, 17],
             "time": "10:00", "minutes": 60, "audience": ["patient", "doctor"],
         },
     },
+}
+
+
+# The course templates a clinic gets without configuring any: the case report's course of
+# eight, the standard full course of twelve and the half course of six (twice a week).
+BUILT_IN_PROTOCOLS: dict[str, dict[str, Any]] = {
+    "ank": {}, "ank12": {"infusions": 12}, "ank6": {"infusions": 6},
 }
 
 
@@ -68,9 +79,15 @@ def parse_protocol(name: str, table: dict[str, Any], source: str) -> Protocol:
         infusion_minutes=r.integer("infusion_minutes", 60, 5, 720),
         infusion_audience=r.names("audience", ["patient"], AUDIENCES),
         steps=_parse_steps(r.sub("steps")),
+        max_gap_days_over_closure=r.integer("max_gap_days_over_closure", 8, 1, 60),
+        closure_gaps_per_course=r.integer("closure_gaps_per_course", 1, 0),
+        bends_per_course=r.integer("bends_per_course", 3, 0, 20),
     )
     if protocol.gap_days[0] < 1:
         raise r.fail("gap_days", "the smallest gap must be at least 1 day", list(protocol.gap_days))
+    if protocol.max_gap_days_over_closure < protocol.gap_days[1]:
+        raise r.fail("max_gap_days_over_closure", f"must be at least the largest gap of "
+                     f"gap_days ({protocol.gap_days[1]})", protocol.max_gap_days_over_closure)
     return protocol
 
 
@@ -80,7 +97,7 @@ def _parse_steps(r: Reader) -> tuple[Step, ...]:
 
 def _parse_step(kind: str, r: Reader) -> Step:
     r.check_keys({"anchor", "offset_days", "window_days", "time", "offset_minutes",
-                  "minutes", "audience"})
+                  "minutes", "audience", "same_day_time", "calendar"})
     if not re.fullmatch(r"[a-z][a-z0-9_]*", kind):
         raise r.fail("", "step names are lower-case letters, digits and _", kind)
     anchor_name = r.text("anchor", "each_infusion", tuple(a.value for a in Anchor))
@@ -95,7 +112,11 @@ def _parse_step(kind: str, r: Reader) -> Step:
         window_days=r.int_pair("window_days", [offset_days, offset_days]),
         time=r.clock("time", "09:00") if has_time else None,
         offset_minutes=r.integer("offset_minutes", 0, -720, 720),
+        same_day_time=r.clock("same_day_time", "09:00") if "same_day_time" in r.table else None,
+        on_lab_days=r.text("calendar", "clinic", ("clinic", "lab")) == "lab",
     )
+    if step.same_day_time is not None and (not has_time or step.anchor is not Anchor.EACH):
+        raise r.fail("same_day_time", "is only for a dated step of each infusion (with time)")
     low, high = step.window_days
     if has_time and not low <= offset_days <= high:
         raise r.fail("window_days", f"must contain offset_days ({offset_days})",
@@ -117,6 +138,10 @@ def protocol_to_table(protocol: Protocol) -> dict[str, Any]:
         else:
             table.update(offset_days=s.offset_days, window_days=list(s.window_days),
                          time=f"{s.time:%H:%M}")
+        if s.same_day_time is not None:
+            table["same_day_time"] = f"{s.same_day_time:%H:%M}"
+        if s.on_lab_days:
+            table["calendar"] = "lab"
         steps[s.kind] = table
     return {
         "infusions": protocol.infusions,
@@ -126,6 +151,9 @@ def protocol_to_table(protocol: Protocol) -> dict[str, Any]:
         "infusion_time": f"{protocol.infusion_time:%H:%M}",
         "infusion_minutes": protocol.infusion_minutes,
         "audience": list(protocol.infusion_audience),
+        "max_gap_days_over_closure": protocol.max_gap_days_over_closure,
+        "closure_gaps_per_course": protocol.closure_gaps_per_course,
+        "bends_per_course": protocol.bends_per_course,
         "steps": steps,
     }
 

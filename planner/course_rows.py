@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from planner.course import once_per_course
-from planner.model import PlannedEvent, Protocol
+from planner.model import Bend, PlannedEvent, Protocol
 from planner.reminders import ReminderPolicy, reminders_for
 from planner.schedule import Plan
 
@@ -44,6 +44,7 @@ class PreparedCourse:
     events: list[EventRow]
     reminders: list[ReminderRow]
     plan: Plan | None = None
+    exceptions: tuple[Bend, ...] = ()
 
 
 def iso(moment: datetime) -> str:
@@ -76,4 +77,4 @@ def prepare_course(new: NewCourse, policy: ReminderPolicy | None, timezone: str,
                           if due.expires > moment]
     return PreparedCourse(new.patient_id, new.protocol, new.planned_from, new.start,
                           new.plan.notes, [event_row(new.protocol, e) for e in events],
-                          reminders, new.plan if keep_plan else None)
+                          reminders, new.plan if keep_plan else None, new.plan.exceptions)

@@ -95,13 +95,26 @@ def sees(audience: Audience, protocol: Protocol, row: dict[str, Any]) -> bool:
     return wanted is None or wanted in protocol.audience_of(row["kind"])
 
 
+def bend_lines(row: dict[str, Any], lang: str) -> str:
+    """The course's bends over closures that concern this event, for the doctor to see in
+    staff calendars (empty for most events)."""
+    stored = row.get("course_exceptions") or "[]"
+    if stored == "[]":
+        return ""
+    name = f"{row['kind']} {row['seq']}"
+    word = "Exception" if lang == "en" else "例外"
+    return "".join(f"\n{word}: {bend['detail']} ({bend['why']})"
+                   for bend in json.loads(stored) if name in bend.get("events", []))
+
+
 def entry(row: dict[str, Any], wording: Wording, tz: ZoneInfo, total: int) -> CalendarEntry:
     """A staff calendar's entry for one event."""
-    kind, seq = row["kind"], row["seq"]
+    kind, seq = row["kind"], row.get("number") or row["seq"]
     settings = wording.export
     lang = settings.staff_language
     label = patient_label(row["patient_name"], row["patient_id"], settings.staff_names, lang)
     description = staff_description(kind, seq, total, lang, label)
+    description += bend_lines(row, lang)
     if row["status"] == "missed":
         description += "\n(missed)" if lang == "en" else "\n(欠席)"
     return CalendarEntry(
@@ -153,7 +166,7 @@ def _visit(row: dict[str, Any], steps: list[dict[str, Any]], wording: Wording, t
     first = min(parts, key=lambda part: part["start"])
     begins = min(start, *(_instant(part["start"], tz) for part in parts))
     ends = max(end, *(_instant(part["end"], tz) for part in parts))
-    lang, kind, seq = row["patient_lang"], row["kind"], row["seq"]
+    lang, kind, seq = row["patient_lang"], row["kind"], row.get("number") or row["seq"]
     arrival = (first["kind"], begins, start, ends) if first is not row else None
     return CalendarEntry(
         uid=row["uid"],

@@ -11,6 +11,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 
 INFUSION = "infusion"
+TimeOfDay = time  # ``Step`` has a field named ``time``; this keeps the type reachable there
 
 
 class Anchor(StrEnum):
@@ -42,6 +43,12 @@ class Step:
     clock time, searching ``window_days`` (inclusive, relative to the infusion date) for an
     open day when the preferred one is closed or full; or ``time`` is None and the step starts
     ``offset_minutes`` from the infusion's start on the same day (the pre-infusion blood test).
+    ``same_day_time`` (a bend, used only when a closure leaves no open day in the window)
+    lets a dated step of each infusion take place on the infusion's own day at that time,
+    ending before the infusion's first same-day step (cells delivered that morning).
+    ``on_lab_days`` places the step on the culture lab's calendar (``Clinic.lab_*``) instead
+    of the clinic's: a lab that ships on holidays can deliver the day before an infusion
+    that follows a closure.
     """
 
     kind: str
@@ -52,6 +59,8 @@ class Step:
     window_days: tuple[int, int] = (0, 0)
     time: time | None = None
     offset_minutes: int = 0
+    same_day_time: TimeOfDay | None = None
+    on_lab_days: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,14 @@ class Protocol:
     infusion_minutes: int = 60
     infusion_audience: tuple[str, ...] = ("patient", "nurse", "doctor")
     steps: tuple[Step, ...] = ()
+    max_gap_days_over_closure: int = 0
+    closure_gaps_per_course: int = 0
+    bends_per_course: int = 0
+
+    @property
+    def can_bend(self) -> bool:
+        """Whether any rule of this protocol may bend over a closure."""
+        return self.bends_per_course > 0
 
     def audience_of(self, kind: str) -> tuple[str, ...]:
         """Who takes part in events of ``kind`` (nobody for a kind this protocol lacks)."""
@@ -76,6 +93,38 @@ class Protocol:
             if step.kind == kind:
                 return step.audience
         return ()
+
+
+@dataclass(frozen=True)
+class Bend:
+    """One rule a plan bends over a closure, as the doctor reads it.
+
+    ``rule`` is the protocol key (``protocol.gap_days``, ``steps.cell_delivery.window_days``),
+    ``events`` the events concerned ("infusion 7"), ``by_days`` how far past the rule,
+    ``detail`` what the plan does and ``why`` the closure that made it necessary.
+    """
+
+    rule: str
+    events: tuple[str, ...]
+    by_days: int
+    detail: str
+    why: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"rule": self.rule, "events": list(self.events), "by_days": self.by_days,
+                "detail": self.detail, "why": self.why}
+
+    @classmethod
+    def from_dict(cls, row: dict[str, object]) -> Bend:
+        events = row.get("events")
+        by_days = row.get("by_days", 0)
+        return cls(str(row.get("rule", "")),
+                   tuple(str(e) for e in events) if isinstance(events, list) else (),
+                   by_days if isinstance(by_days, int) else 0,
+                   str(row.get("detail", "")), str(row.get("why", "")))
+
+    def line(self) -> str:
+        return f"{self.rule}: {self.detail} ({self.why})"
 
 
 @dataclass(frozen=True)
@@ -93,6 +142,9 @@ class Clinic:
     infusion_chairs: int = 3
     collections_per_day: int = 2
     lab_notice_days: int = 2
+    infusion_starts_per_slot: int = 0  # 0: no limit; else at most this many starts per 30 min
+    lab_open_weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4, 5})
+    lab_closed_dates: frozenset[date] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +204,16 @@ class Occupancy:
         if not booked:
             return 0
         return sum(n for (b_start, b_end), n in booked.items() if b_start < end and start < b_end)
+
+    def starts_in_slot(self, day: date, start: datetime) -> int:
+        """Infusions booked on ``day`` that start in the same 30-minute slot as ``start``
+        (a nurse starts each drip, so a clinic may cap them)."""
+        booked = self.infusions.get(day)
+        if not booked:
+            return 0
+        slot = _half_hour(start)
+        return sum(n for (b_start, _), n in booked.items() if _half_hour(b_start) == slot)
+
+
+def _half_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute - moment.minute % 30, second=0, microsecond=0)

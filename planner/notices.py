@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from planner import bot_texts, staff_texts
+from planner.bot_texts import escape
 from planner.config import Settings
 from planner.config_protocol import parse_protocol
 from planner.links import Chat
 from planner.model import INFUSION, Protocol
 from planner.outbox import Outbox
+from planner.store import LIVE_NUMBER
 
 CONFIRMABLE = (INFUSION, "collection")
 PATIENT_SIDE = ("patient", "family")
@@ -66,20 +68,23 @@ class Notices:
         if status == "scheduled" and now is not None and end <= now:
             status = "done"
         return bot_texts.Visit(
-            kind=row["kind"], seq=row["seq"], total=self._total(row["course_id"]), start=start,
+            kind=row["kind"], seq=row.get("number") or row["seq"],
+            total=self._total(row["course_id"]), start=start,
             end=end, status=status, patient_name=row.get("patient_name") or "",
             patient_id=row.get("patient_id") or 0,
             confirmed=self.outbox.confirmation(row["event_id"], row["revision"]))
 
     def _total(self, course_id: int) -> int:
         (count,) = self.db.execute(
-            "SELECT COUNT(*) FROM events WHERE course_id = ? AND kind = 'infusion'",
+            "SELECT COUNT(*) FROM events WHERE course_id = ? AND kind = 'infusion'"
+            " AND status != 'missed'",
             [course_id]).fetchone()
         return int(count)
 
     def _visit_rows(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
         return list(self.db.query(
             "SELECT e.id AS event_id, e.kind, e.seq, e.start, e.\"end\", e.status, e.revision,"
+            f" {LIVE_NUMBER},"
             " e.course_id, c.protocol_snapshot, p.id AS patient_id, p.name AS patient_name"
             " FROM events e JOIN courses c ON c.id = e.course_id"
             f" JOIN patients p ON p.id = c.patient_id WHERE {where}"
@@ -181,7 +186,22 @@ class Notices:
         visits = self.staff_visits(day, day, role, moment)
         waiting = self.staff_visits(day, day + timedelta(days=1), None, moment,
                                     only_unconfirmed=True)
-        return staff_texts.digest_text(role, day, visits, waiting, chat.lang)
+        text = staff_texts.digest_text(role, day, visits, waiting, chat.lang)
+        bends = self._bends_on(day, chat.lang)
+        return text + ("\n\n" + "\n".join(bends) if bends else "")
+
+    def _bends_on(self, day: date, lang: str) -> list[str]:
+        """The day's events that bend a rule over a closure (so the doctor sees it)."""
+        low = datetime.combine(day, datetime.min.time(), tzinfo=self.tz)
+        rows = self.db.execute(
+            "SELECT e.kind, e.seq, c.exceptions, c.patient_id FROM events e"
+            " JOIN courses c ON c.id = e.course_id WHERE e.start_ts >= ? AND e.start_ts < ?"
+            " AND e.status = 'scheduled' AND c.exceptions != '[]' ORDER BY e.start_ts",
+            [int(low.timestamp()), int((low + timedelta(days=1)).timestamp())]).fetchall()
+        word = "例外" if lang == "ja" else "Exception"
+        return [escape(f"{word} (#{patient_id}): {bend['detail']} ({bend['why']})")
+                for kind, seq, stored, patient_id in rows for bend in json.loads(stored)
+                if f"{kind} {seq}" in bend.get("events", [])]
 
 
 def _reason(detail: dict[str, Any]) -> str:

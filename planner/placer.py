@@ -4,52 +4,52 @@ The search machinery behind ``planner.schedule`` and ``planner.reschedule``: a
 depth-first walk over the few days each gap allows, with failed states remembered, so a
 course crossing a long closure fails fast instead of trying every combination. It
 remembers the failure that got furthest into the course, the most useful one to report.
-Pure: no clock, no database.
+A ``Budget`` bounds the rules the walk may bend over a closure. Single days are placed by
+``planner.placer_events``. Pure: no clock, no database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from functools import cached_property, lru_cache
+from datetime import date, timedelta
+from typing import NamedTuple
 
-from planner.calendar import ClinicCalendar
-from planner.errors import PlanningError
-from planner.model import INFUSION, Anchor, Occupancy, PlannedEvent, Protocol, Step
+from planner.model import INFUSION, Anchor, PlannedEvent, Protocol
+from planner.placer_events import EventPlacer, Failure, _offsets_nearest_first
+
+__all__ = ["NO_BENDS", "Budget", "Failure", "Placer", "budgets", "day_span", "later_first",
+           "sort_events"]
 
 
-@dataclass
-class Failure:
-    """The failure that got furthest into the course: the most useful one to report."""
+class Budget(NamedTuple):
+    """Bends a plan may still use: in all, and of them stretched gaps over a closure."""
 
-    depth: int = -1
-    rule: str = ""
-    reason: str = ""
+    total: int = 0
+    gaps: int = 0
 
-    def record(self, depth: int, rule: str, reason: Callable[[], str]) -> None:
-        """Keep the deepest failure; ``reason`` is only formatted when it is kept."""
-        if depth > self.depth:
-            self.depth, self.rule, self.reason = depth, rule, reason()
+    def spend(self, bends: int, gaps: int) -> Budget | None:
+        """The budget left after ``bends`` (``gaps`` of them gaps), or None if over."""
+        if bends == 0 and gaps == 0:
+            return self
+        if bends > self.total or gaps > self.gaps:
+            return None
+        return Budget(self.total - bends, self.gaps - gaps)
 
-    def error(self, suggestion: str | None = None) -> PlanningError:
-        return PlanningError(self.rule or "plan", self.reason or "no plan fits", suggestion)
+
+NO_BENDS = Budget()
+
+
+def budgets(protocol: Protocol) -> list[Budget]:
+    """Budgets to try in turn, so the first plan found bends nothing if it can, and
+    otherwise as few rules as it must (iterative deepening on the number of bends)."""
+    return [Budget(n, min(n, protocol.closure_gaps_per_course))
+            for n in range(protocol.bends_per_course + 1)]
 
 
 def later_first(target: date, days: Iterable[date]) -> list[date]:
     """Order days by distance from ``target``; a later day wins a tie."""
     return sorted(days, key=lambda d: (abs((d - target).days), -(d.toordinal())))
-
-
-def _minutes(clock: time) -> int:
-    return clock.hour * 60 + clock.minute
-
-
-@lru_cache(maxsize=256)
-def _offsets_nearest_first(preferred: int, window: tuple[int, int]) -> tuple[int, ...]:
-    """Day offsets of a window, nearest to the preferred one first (a later one on a tie)."""
-    low, high = window
-    return tuple(sorted(range(low, high + 1), key=lambda o: (abs(o - preferred), -o)))
 
 
 def _week(day: date) -> int:
@@ -62,131 +62,13 @@ def day_span(start: date, end: date) -> list[date]:
 
 
 @dataclass
-class Placer:
-    """Places infusions and their steps on open days within capacity.
+class Placer(EventPlacer):
+    """Places a series of infusions and the steps anchored to the first and last one.
 
     Holds the search state of one planning call; build a new one per call.
     """
 
-    protocol: Protocol
-    calendar: ClinicCalendar
-    occupancy: Occupancy = field(default_factory=Occupancy)
-    failure: Failure = field(default_factory=Failure)
-    _dead: set[tuple[int, tuple[date, ...]]] = field(default_factory=set)
-
-    # -- single events -------------------------------------------------------------------
-
-    def infusion_on(self, day: date, seq: int) -> list[PlannedEvent] | None:
-        """The infusion ``seq`` on ``day`` with its per-infusion steps, or None if it won't fit."""
-        if not self._open(day, seq, f"infusion {seq}"):
-            return None
-        start = self._free_slot(day, seq)
-        if start is None:
-            return None
-        infusion = PlannedEvent(
-            INFUSION, seq, start, start + timedelta(minutes=self.protocol.infusion_minutes)
-        )
-        events = [infusion]
-        for step in self.protocol.steps:
-            if step.anchor is Anchor.EACH:
-                placed = self.step_for(step, infusion, seq)
-                if placed is None:
-                    return None
-                events.append(placed)
-        return events
-
-    def _open(self, day: date, depth: int, what: str) -> bool:
-        reason = self.calendar.closed_reason(day)
-        if reason is not None:
-            self.failure.record(depth, "clinic.calendar",
-                                lambda: f"{what} on {day:%Y-%m-%d}: {reason}")
-        return reason is None
-
-    def _free_slot(self, day: date, seq: int) -> datetime | None:
-        """The first infusion start on ``day`` that fits clinic hours and a free chair."""
-        length = timedelta(minutes=self.protocol.infusion_minutes)
-        chairs = self.calendar.clinic.infusion_chairs
-        for clock in self._slot_clocks:
-            start = self.calendar.at(day, clock)
-            if self.occupancy.chairs_in_use(day, start, start + length) < chairs:
-                return start
-        self.failure.record(
-            seq,
-            "clinic.capacity",
-            lambda: f"infusion {seq} on {day:%Y-%m-%d}: all {chairs} infusion chairs are taken "
-            f"in every slot within {self.calendar.hours_label}",
-        )
-        return None
-
-    @cached_property
-    def _slot_clocks(self) -> list[time]:
-        """Infusion start times, one infusion length apart: the protocol's time first, then
-        later ones, then earlier ones; only those where the infusion and its same-day steps
-        fit inside opening hours."""
-        length = self.protocol.infusion_minutes
-        preferred = _minutes(self.protocol.infusion_time)
-        opens, closes = _minutes(self.calendar.clinic.opens), _minutes(self.calendar.clinic.closes)
-        later = range(preferred, closes, length)
-        earlier = range(preferred - length, opens - 1, -length)
-        first, last = self._same_day_span
-        return [time(m // 60, m % 60) for m in [*later, *earlier]
-                if opens <= m + first and m + last <= closes]
-
-    @cached_property
-    def _same_day_span(self) -> tuple[int, int]:
-        """Minutes from an infusion's start to the start and end of its same-day steps."""
-        steps = [s for s in self.protocol.steps if s.time is None and s.anchor is Anchor.EACH]
-        first = min([0] + [s.offset_minutes for s in steps])
-        last = max([self.protocol.infusion_minutes] + [s.offset_minutes + s.minutes for s in steps])
-        return first, last
-
-    def same_day_steps_fit(self, start: datetime) -> bool:
-        first, last = self._same_day_span
-        return self.calendar.within_hours(
-            start + timedelta(minutes=first), start + timedelta(minutes=last)
-        )
-
-    def step_for(self, step: Step, infusion: PlannedEvent, seq: int) -> PlannedEvent | None:
-        """Place ``step`` for its anchor infusion, or None (with the reason recorded)."""
-        owner = infusion.seq
-        if step.time is None:
-            start = infusion.start + timedelta(minutes=step.offset_minutes)
-            return PlannedEvent(step.kind, owner, start, start + timedelta(minutes=step.minutes))
-        anchor_day = infusion.start.date()
-        for offset in _offsets_nearest_first(step.offset_days, step.window_days):
-            placed = self.step_on(step, anchor_day + timedelta(days=offset), owner)
-            if placed is not None:
-                return placed
-        low, high = step.window_days
-        self.failure.record(
-            seq,
-            f"steps.{step.kind}.window_days",
-            lambda: f"no open day for the {step.kind.replace('_', ' ')} between "
-            f"{anchor_day + timedelta(days=low):%Y-%m-%d} and "
-            f"{anchor_day + timedelta(days=high):%Y-%m-%d} ({low:+d} to {high:+d} days from "
-            f"infusion {infusion.seq} on {anchor_day:%Y-%m-%d})",
-        )
-        return None
-
-    @cached_property
-    def _clinic_minutes(self) -> tuple[int, int]:
-        return _minutes(self.calendar.clinic.opens), _minutes(self.calendar.clinic.closes)
-
-    def step_on(self, step: Step, day: date, owner: int) -> PlannedEvent | None:
-        """``step`` on exactly ``day`` at its time, or None when closed, out of hours or full."""
-        assert step.time is not None
-        if self.calendar.closed_reason(day) is not None:
-            return None
-        start = self.calendar.at(day, step.time)
-        end = start + timedelta(minutes=step.minutes)
-        if not (self._clinic_minutes[0] <= _minutes(step.time)
-                and _minutes(step.time) + step.minutes <= self._clinic_minutes[1]):
-            return None
-        if step.kind == "collection":
-            booked = self.occupancy.collections.get(day, 0)
-            if booked >= self.calendar.clinic.collections_per_day:
-                return None
-        return PlannedEvent(step.kind, owner, start, end)
+    _dead: set[tuple[int, tuple[date, ...], Budget]] = field(default_factory=set)
 
     # -- series of infusions -------------------------------------------------------------
 
@@ -225,6 +107,7 @@ class Placer:
             lambda: f"infusion {seq} on {day:%Y-%m-%d} would be infusion number {in_week + 1} in "
             f"the week of {day - timedelta(days=day.weekday()):%Y-%m-%d}; the protocol allows "
             f"{self.protocol.per_week}",
+            day,
         )
         return False
 
@@ -235,28 +118,37 @@ class Placer:
         ideal: dict[int, date],
         last_seq: int,
         placed_days: tuple[date, ...] = (),
+        budget: Budget = NO_BENDS,
     ) -> list[PlannedEvent] | None:
         """Infusions ``seq``..``last_seq`` after an infusion on ``previous``, or None.
 
         ``placed_days`` are the infusion days of the last week, for the weekly rhythm.
+        ``budget`` is how many rules may still bend (a gap stretched over a closure, a
+        cell delivery on the infusion's morning); gaps inside the rule are tried first.
         """
         if seq > last_seq:
             return []
         placed_days = tuple(d for d in (*placed_days, previous) if (previous - d).days < 7)
-        state = (seq, placed_days)
+        state = (seq, placed_days, budget)
         if state in self._dead:
             return None
         low, high = self.protocol.gap_days
         window = day_span(previous + timedelta(days=low), previous + timedelta(days=high))
         preferred_gap = (ideal[seq] - previous).days
-        for gap in _offsets_nearest_first(preferred_gap, (low, high)):
+        for gap in self._gaps(preferred_gap, previous, budget):
             day = previous + timedelta(days=gap)
             if not self._keeps_weekly_rhythm(day, seq, placed_days):
                 continue
-            placed = self.infusion_on(day, seq)
+            stretched = 1 if gap > high else 0
+            same_day = budget.total > stretched
+            placed = self.infusion_on(day, seq, same_day=same_day)
             if placed is None:
                 continue
-            rest = self.series(seq + 1, day, ideal, last_seq, placed_days)
+            bends = stretched + (self.same_day_bends(placed) if same_day else 0)
+            left = budget.spend(bends, stretched)
+            if left is None:
+                continue
+            rest = self.series(seq + 1, day, ideal, last_seq, placed_days, left)
             if rest is not None:
                 return placed + rest
         self._dead.add(state)
@@ -266,8 +158,22 @@ class Placer:
             lambda: f"no day for infusion {seq} between {window[0]:%Y-%m-%d} and "
             f"{window[-1]:%Y-%m-%d} ({low}–{high} days after infusion {seq - 1} on "
             f"{previous:%Y-%m-%d}) keeps every rule",
+            previous,
         )
         return None
+
+    def _gaps(self, preferred: int, previous: date, budget: Budget) -> list[int]:
+        """Gaps to try: the rule's, nearest the rhythm first; then, while the budget lasts,
+        longer ones up to ``max_gap_days_over_closure`` (shortest first) whose days in
+        between hold a closure."""
+        low, high = self.protocol.gap_days
+        gaps = list(_offsets_nearest_first(preferred, (low, high)))
+        if budget.gaps > 0 and budget.total > 0:
+            for gap in range(high + 1, self.protocol.max_gap_days_over_closure + 1):
+                inside = (previous + timedelta(days=1), previous + timedelta(days=gap - 1))
+                if self.calendar.closures_between(*inside):
+                    gaps.append(gap)
+        return gaps
 
     def last_steps(self, events: list[PlannedEvent]) -> list[PlannedEvent] | None:
         """Steps anchored to the last scheduled infusion (the follow-up)."""
@@ -299,21 +205,27 @@ class Placer:
         return placed
 
     def course_from(
-        self, first: date, fixed: dict[str, PlannedEvent] | None = None
+        self,
+        first: date,
+        fixed: dict[str, PlannedEvent] | None = None,
+        budget: Budget = NO_BENDS,
     ) -> list[PlannedEvent] | None:
-        """A whole course whose first infusion is on ``first``.
+        """A whole course whose first infusion is on ``first``, bending at most ``budget``.
 
         ``fixed`` holds first-anchored steps whose date is already chosen (the collection
         when planning from it); their windows were checked by the caller.
         """
         count = self.protocol.infusions
-        head = self.infusion_on(first, 1)
+        head = self.infusion_on(first, 1, same_day=budget.total > 0)
         if head is None:
+            return None
+        left = budget.spend(self.same_day_bends(head), 0)
+        if left is None:
             return None
         steps = self.first_steps(head[0], fixed or {})
         if steps is None:
             return None
-        rest = self.series(2, first, self.ideal_days(first, 1, count), count)
+        rest = self.series(2, first, self.ideal_days(first, 1, count), count, (), left)
         if rest is None:
             return None
         events = steps + head + rest

@@ -31,16 +31,20 @@ def move_infusion(
     *,
     only: bool = False,
     occupancy: Occupancy | None = None,
+    away: dict[date, str] | None = None,
 ) -> list[PlannedEvent]:
     """Move infusion ``seq`` to ``to``; the following ones shift to keep the rhythm.
 
     With ``only`` the others stay and the move must keep the gap rule on both sides.
-    Refused (``PlanningError``) onto a closed day, outside hours, into a full slot, into
-    the past, or further than the gap rule allows from the previous infusion.
+    Refused (``PlanningError``) onto a closed day or one the patient is ``away``, outside
+    hours, into a full slot, into the past, or further than the gap rule allows from the
+    previous infusion. The following infusions avoid ``away`` days too.
     """
-    placer = Placer(course.protocol, calendar, occupancy or Occupancy())
+    placer = Placer(course.protocol, calendar, occupancy or Occupancy(), unavailable=away or {})
     moving = _movable_infusion(course, seq, now)
     _check_infusion_start(placer, seq, to, now)
+    if to.date() in placer.unavailable:
+        raise PlanningError("reschedule.to", f"{to:%Y-%m-%d}: {placer.unavailable[to.date()]}")
     scheduled = _scheduled_infusions(course)
     before = [e for e in scheduled if e.start < moving.start and e.seq != seq]
     after = [e for e in scheduled if e.start > moving.start and e.seq != seq]
@@ -68,25 +72,11 @@ def mark_missed(
     makeup: bool = True,
     occupancy: Occupancy | None = None,
 ) -> list[PlannedEvent]:
-    """Mark infusion ``seq`` missed; unless ``makeup`` is False, append a make-up infusion
-    after the last one, keeping the rhythm. Steps of the missed infusion that are still
-    ahead are cancelled (no cells to deliver, no blood test to take)."""
-    placer = Placer(course.protocol, calendar, occupancy or Occupancy())
-    missed = course.infusion(seq)
-    if missed.status is not Status.SCHEDULED:
-        raise PlanningError("missed", f"infusion {seq} is already {missed.status.value}")
-    events = [replace(e, status=Status.MISSED) if e is missed else e for e in course.events]
-    events = [
-        replace(e, status=Status.CANCELLED)
-        if e.seq == seq and _each_step(course.protocol, e.kind) and not is_fixed(e, now)
-        else e
-        for e in events
-    ]
-    course = Course(course.protocol, tuple(events))
-    new: dict[int, list[PlannedEvent]] = {}
-    if makeup:
-        new.update(_append_makeup(placer, course))
-    return _rebuild(placer, course, new, now)
+    """Mark infusion ``seq`` missed, with a make-up after the last live infusion when one
+    fits (see ``planner.makeup.record_missed``, which also says why none fitted)."""
+    from planner.makeup import record_missed
+
+    return record_missed(course, calendar, seq, now, makeup=makeup, occupancy=occupancy).events
 
 
 def postpone(
@@ -96,6 +86,7 @@ def postpone(
     now: datetime,
     *,
     occupancy: Occupancy | None = None,
+    away: dict[date, str] | None = None,
 ) -> list[PlannedEvent]:
     """Shift the rest of the course by ``days``: the next infusion moves that far (to the
     nearest open day) and the ones after it follow the rhythm from there.
@@ -105,7 +96,7 @@ def postpone(
     """
     if days < 1:
         raise PlanningError("postpone.days", f"must be a whole number >= 1, got {days}")
-    placer = Placer(course.protocol, calendar, occupancy or Occupancy())
+    placer = Placer(course.protocol, calendar, occupancy or Occupancy(), unavailable=away or {})
     scheduled = _scheduled_infusions(course)
     remaining = [e for e in scheduled if not is_fixed(e, now)]
     if not remaining:
@@ -113,7 +104,7 @@ def postpone(
     given = tuple(e.start.date() for e in scheduled if is_fixed(e, now))
     target = remaining[0].start.date() + timedelta(days=days)
     for day in _nearest_days(target):
-        if not calendar.is_open(day):
+        if not calendar.is_open(day) or day in placer.unavailable:
             continue
         first = replace(remaining[0], start=_at_same_time(remaining[0].start, day))
         first = replace(first, end=_infusion_end(course, first.start))
@@ -204,6 +195,11 @@ def _check_infusion_start(placer: Placer, seq: int, start: datetime, now: dateti
         raise PlanningError(
             "clinic.capacity", f"all infusion chairs are taken at {start:%Y-%m-%d %H:%M}"
         )
+    if not placer.nurse_free(day, start):
+        raise PlanningError(
+            "clinic.infusion_starts_per_slot",
+            f"{calendar.clinic.infusion_starts_per_slot} infusions already start in the "
+            f"half hour of {start:%Y-%m-%d %H:%M}")
 
 
 def _check_gap(protocol: Protocol, previous: PlannedEvent, day: date, seq: int) -> None:
@@ -259,17 +255,6 @@ def _reflow(
     return result
 
 
-def _append_makeup(placer: Placer, course: Course) -> dict[int, list[PlannedEvent]]:
-    scheduled = _scheduled_infusions(course)
-    if not scheduled:
-        raise PlanningError("missed", "no infusion is left to follow with a make-up session")
-    last = scheduled[-1]
-    new_seq = max(e.seq for e in course.events if e.kind == INFUSION) + 1
-    week = tuple(e.start.date() for e in scheduled[:-1])
-    placed = _reflow(placer, [replace(last, seq=new_seq)], last.start.date(), last.seq, week)
-    return placed
-
-
 def _rebuild(
     placer: Placer,
     course: Course,
@@ -277,6 +262,7 @@ def _rebuild(
     now: datetime,
     *,
     keep_dated_steps: bool = True,
+    check_done: bool = True,
 ) -> list[PlannedEvent]:
     """The course with infusions ``new`` replaced or added, and first/last steps re-derived.
 
@@ -294,12 +280,13 @@ def _rebuild(
     events = kept + [e for group in new.values() for e in group if e.key not in kept_keys]
     for step in protocol.steps:
         if step.anchor is not Anchor.EACH:
-            events = _rederive_single(placer, step, events, now, keep_dated_steps)
+            events = _rederive_single(placer, step, events, now, keep_dated_steps, check_done)
     return sort_events(events)
 
 
 def _rederive_single(
-    placer: Placer, step: Step, events: list[PlannedEvent], now: datetime, keep: bool
+    placer: Placer, step: Step, events: list[PlannedEvent], now: datetime, keep: bool,
+    check_done: bool = True,
 ) -> list[PlannedEvent]:
     """Place a step anchored to the first or last infusion again, unless it has happened
     (or, with ``keep``, it still fits its window where it is)."""
@@ -313,7 +300,7 @@ def _rederive_single(
         return events
     anchor = infusions[0] if step.anchor is Anchor.FIRST else infusions[-1]
     if current is not None and is_fixed(current, now):
-        if step.anchor is Anchor.FIRST and current.status is Status.SCHEDULED:
+        if check_done and step.anchor is Anchor.FIRST and current.status is Status.SCHEDULED:
             _check_window(step, current, anchor)
         return events
     if keep and current is not None and _still_fits(step, current, anchor):

@@ -242,6 +242,27 @@ def m005_chat_feeds(db: Database) -> None:
                [secrets.token_bytes(32)])
 
 
+@migrations()
+def m007_course_exceptions_and_away(db: Database) -> None:
+    """Bends a course uses over closures (JSON list, shown to the doctor) and the days a
+    patient cannot come (a chemotherapy day, a hospital stay), which planning avoids."""
+    db.execute("ALTER TABLE courses ADD COLUMN exceptions TEXT NOT NULL DEFAULT '[]'")
+    db.execute(
+        """CREATE TABLE patient_away (
+            id INTEGER PRIMARY KEY,
+            patient_id INTEGER NOT NULL REFERENCES patients(id),
+            first_day TEXT NOT NULL,
+            last_day TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            removed_at TEXT,
+            CHECK (first_day <= last_day)
+        )"""
+    )
+    db.execute("CREATE INDEX patient_away_patient ON patient_away(patient_id)"
+               " WHERE removed_at IS NULL")
+
+
 def migrate(db: Database) -> None:
     """Bring ``db`` to this version's schema, refusing one written by a newer version."""
     known = {m.name for m in migrations._migrations}

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from planner.batch import prepared_in_order
+from planner.bends import find_bends
 from planner.calendar import ClinicCalendar
 from planner.calendar_words import calendar_name
 from planner.clock import Clock
@@ -34,9 +35,10 @@ from planner.exports import (
 from planner.ics import render_calendar
 from planner.limits import MAX_POSTPONE_DAYS
 from planner.links import Links
+from planner.makeup import record_missed
 from planner.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
 from planner.outbox import Outbox
-from planner.reschedule import cancel, mark_missed, move_infusion, move_step, postpone
+from planner.reschedule import cancel, move_infusion, move_step, postpone
 from planner.schedule import Plan, plan_course
 from planner.store import Store
 
@@ -68,6 +70,7 @@ class CourseRequest:
     first_infusion: date | None = None
     collection: date | None = None
     protocol_name: str | None = None
+    collected: bool = False
 
     @property
     def start(self) -> date:
@@ -87,6 +90,7 @@ class Change:
     course_id: int
     changed: list[int]
     lab_attention: list[str]
+    warning: str | None = None
 
 
 class Planner:
@@ -111,10 +115,14 @@ class Planner:
     # -- planning ----------------------------------------------------------------------
 
     def plan(self, patient_id: int, *, first_infusion: date | None = None,
-             collection: date | None = None, protocol_name: str | None = None
-             ) -> tuple[int, Plan]:
-        """Plan and store a course; nothing is stored when it cannot be planned."""
-        request = CourseRequest(patient_id, first_infusion, collection, protocol_name)
+             collection: date | None = None, protocol_name: str | None = None,
+             collected: bool = False) -> tuple[int, Plan]:
+        """Plan and store a course; nothing is stored when it cannot be planned.
+
+        ``collected`` says the collection on ``collection`` already happened (kept as
+        done on that day); otherwise a plan with an event before now is refused."""
+        request = CourseRequest(patient_id, first_infusion, collection, protocol_name,
+                                collected)
         ((course_id, prepared),) = self.plan_many([request])
         assert prepared.plan is not None  # one course is planned in this process
         return course_id, prepared.plan
@@ -136,9 +144,14 @@ class Planner:
         occupancy = self.store.occupancy(min(starts) - OCCUPANCY_MARGIN,
                                          max(starts) + OCCUPANCY_MARGIN, self.tz)
         single = len(requests) == 1
+        active = self.store.active_course_spans({r.patient_id for r in requests})
+        away = self.store.away_days_of({r.patient_id for r in requests})
 
         def plan_one(index: int, request: CourseRequest, booked: Occupancy) -> Plan:
-            return self._plan_one(request, booked, None if single else index)
+            plan = self._plan_one(request, booked, None if single else index,
+                                  away.get(request.patient_id))
+            _check_no_overlap(request, plan, active, None if single else index)
+            return plan
 
         now = self.now()
 
@@ -165,15 +178,22 @@ class Planner:
         if (request.first_infusion is None) == (request.collection is None):
             raise InputError("give exactly one of --first-infusion and --collection")
         self.settings.protocol(request.protocol_name)
-        if self.at(request.start, time(23, 59)) < self.now():
+        if request.collected and request.collection is None:
+            raise InputError("--collected: needs --collection DATE (the day it happened)")
+        if request.collected:
+            if request.start > self.now().date():
+                raise InputError(f"--collected: {request.start:%Y-%m-%d} has not come yet")
+        elif self.at(request.start, time(23, 59)) < self.now():
             raise InputError(f"{request.start:%Y-%m-%d} is in the past")
 
     def _plan_one(self, request: CourseRequest, occupancy: Occupancy,
-                  index: int | None) -> Plan:
+                  index: int | None, away: dict[date, str] | None = None) -> Plan:
         try:
             return plan_course(self.settings.protocol(request.protocol_name), self.calendar,
                                first_infusion=request.first_infusion,
-                               collection=request.collection, occupancy=occupancy)
+                               collection=request.collection, occupancy=occupancy,
+                               now=self.now(), collected=request.collected,
+                               away=away)
         except PlanningError as error:
             if index is None:
                 raise
@@ -210,7 +230,7 @@ class Planner:
         occupancy = self._occupancy_for(event.course_id, start.date())
         if event.kind == INFUSION:
             new = move_infusion(course, self.calendar, event.seq, start, self.now(), only=only,
-                                occupancy=occupancy)
+                                occupancy=occupancy, away=self._course_away(event.course_id))
         else:
             new = move_step(course, self.calendar, event.kind, event.seq, start, self.now(),
                             occupancy=occupancy)
@@ -219,18 +239,42 @@ class Planner:
 
     @_read_and_write
     def missed(self, event_id: int, *, makeup: bool = True) -> Change:
-        """Mark an infusion missed; the lab is flagged, never refused: it already happened."""
+        """Mark an infusion missed; never refused because a make-up does not fit (the miss
+        is recorded without one and staff get an alert saying why). The lab is flagged."""
         event = self.store.event(event_id)
         if event.kind != INFUSION:
             raise InputError(f"EVENT_ID: event {event_id} is a {event.kind}; only infusions "
                              "can be marked missed")
         self._check_course_active(event.course_id)
         course = self.course(event.course_id)
-        new = mark_missed(course, self.calendar, event.seq, self.now(), makeup=makeup,
-                          occupancy=self._occupancy_for(event.course_id, event.start.date()))
-        return self._write(event.course_id, course, new, "event.missed", force=True,
-                           reason=f"infusion {event.seq} missed"
-                           + ("" if makeup else ", no make-up"))
+        result = record_missed(
+            course, self.calendar, event.seq, self.now(), makeup=makeup,
+            occupancy=self._occupancy_for(event.course_id, event.start.date()),
+            away=self._course_away(event.course_id))
+        with self.store.transaction():  # the miss, its reminders and the alert together
+            change = self._write(event.course_id, course, result.events, "event.missed",
+                                 force=True, reason=f"infusion {event.seq} missed"
+                                 + ("" if makeup and not result.no_makeup_reason
+                                    else ", no make-up"))
+            if result.no_makeup_reason is None:
+                return change
+            self.outbox.add_alert("lab_notice", ("nurse", "doctor", "lab"),
+                                  {"changes": [result.no_makeup_reason], "action": "event.missed",
+                                   "reason": result.no_makeup_reason}, self.now(),
+                                  course_id=event.course_id, event_id=event_id)
+        return replace(change, warning=result.no_makeup_reason)
+
+    def visits_between(self, patient_id: int, first: date, last: date) -> list[StoredEvent]:
+        """The patient's scheduled visits still ahead from ``first`` to ``last`` (included)."""
+        return [e for e in self.upcoming_visits(patient_id)
+                if first <= e.start.astimezone(self.tz).date() <= last]
+
+    def _course_away(self, course_id: int) -> dict[date, str]:
+        return self.away_days(self.store.course(course_id)["patient_id"])
+
+    def away_days(self, patient_id: int) -> dict[date, str]:
+        """Days the patient cannot come (see ``planner patient away``), with the reason."""
+        return self.store.away_days_of({patient_id}).get(patient_id, {})
 
     @_read_and_write
     def postpone(self, course_id: int, *, days: int | None = None, to: date | None = None,
@@ -253,7 +297,8 @@ class Planner:
                                  f"after the next infusion on {next_infusion.start:%Y-%m-%d}")
         assert days is not None
         occupancy = self._occupancy_for(course_id, self.now().date() + timedelta(days=days))
-        new = postpone(course, self.calendar, days, self.now(), occupancy=occupancy)
+        new = postpone(course, self.calendar, days, self.now(), occupancy=occupancy,
+                       away=self._course_away(course_id))
         return self._write(course_id, course, new, "course.postpone", force=force,
                            reason=f"postponed by {days} days")
 
@@ -285,6 +330,8 @@ class Planner:
             changed = self.store.apply_change(course_id, new, action=action, actor=self.actor,
                                               now=self.now(), reason=reason, lab_attention=keys,
                                               course_status=course_status)
+            self.store.set_exceptions(course_id,
+                                      find_bends(course.protocol, self.calendar, new))
             self.outbox.sync_course(course_id, self.settings.reminders,
                                     self.settings.clinic.timezone, self.now())
             if inside:
@@ -346,6 +393,30 @@ class Planner:
             return calendar_name(clinic, lang, patient=True, role=None)
         return calendar_name(clinic, self.settings.export.staff_language, patient=False,
                              role=role)
+
+
+def _check_no_overlap(request: CourseRequest, plan: Plan,
+                      active: dict[int, list[tuple[int, datetime, datetime]]],
+                      index: int | None) -> None:
+    """One active course per patient at a time: refuse a plan that overlaps one (an
+    active course stored, or one planned earlier in the same batch), naming it."""
+    first, last = plan.events[0].start, plan.events[-1].start
+    courses = active.setdefault(request.patient_id, [])
+    for course_id, begins, ends in courses:
+        if begins <= last and first <= ends:
+            what = f"course {course_id}" if course_id > 0 else f"course {-course_id} of this file"
+            rule = "plan.active_course" if index is None else (
+                f"course {index + 1} (patient {request.patient_id}, {request.planned_from} "
+                f"{request.start:%Y-%m-%d}): plan.active_course")
+            raise PlanningError(
+                rule,
+                f"patient {request.patient_id} already has {what} from "
+                f"{begins.astimezone(first.tzinfo):%Y-%m-%d} to "
+                f"{ends.astimezone(first.tzinfo):%Y-%m-%d}, which this course would overlap; "
+                + (f"end it first (planner cancel {course_id} --reason TEXT) or plan after "
+                   "its last event" if course_id > 0 else
+                   "keep one line per patient and course"))
+    courses.append((-(index + 1) if index is not None else 0, first, last))
 
 
 def _describe(old: PlannedEvent | None, new: PlannedEvent) -> str:

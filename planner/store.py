@@ -28,7 +28,7 @@ from planner.database import immediate
 from planner.database import open_database as open_database
 from planner.database import prepare as prepare
 from planner.errors import InputError, NotFoundError
-from planner.model import INFUSION, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
+from planner.model import INFUSION, Bend, Occupancy, PlannedEvent, Protocol, Status, StoredEvent
 from planner.schedule import Plan
 
 
@@ -150,6 +150,23 @@ class Store:
                 occupancy.collections[day] = occupancy.collections.get(day, 0) + count
         return occupancy
 
+    def active_course_spans(
+        self, patient_ids: set[int]
+    ) -> dict[int, list[tuple[int, datetime, datetime]]]:
+        """Per patient, each active course with the first and last start of its scheduled
+        events: what a new course of the same patient must not overlap."""
+        marks = ",".join("?" * len(patient_ids))
+        rows = self.db.execute(
+            "SELECT c.patient_id, c.id, MIN(e.start_ts), MAX(e.start_ts) FROM courses c"
+            " JOIN events e ON e.course_id = c.id"
+            f" WHERE c.status = 'active' AND e.status = 'scheduled' AND c.patient_id IN ({marks})"
+            " GROUP BY c.id ORDER BY c.id", sorted(patient_ids)).fetchall()
+        spans: dict[int, list[tuple[int, datetime, datetime]]] = {}
+        for patient_id, course_id, first, last in rows:
+            spans.setdefault(patient_id, []).append(
+                (course_id, datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC)))
+        return spans
+
     def check_patients(self, patient_ids: set[int]) -> None:
         """Raise NotFoundError naming the first id that is not a patient."""
         known = {row[0] for row in self.db.execute("SELECT id FROM patients")}
@@ -193,6 +210,8 @@ class Store:
                      new.planned_from, new.start.isoformat(), stamp, stamp],
                 )
                 course_id = int(cursor.lastrowid or 0)
+                if new.exceptions:
+                    self.set_exceptions(course_id, new.exceptions)
                 self._insert_rows(course_id, course_uid, new.events, uid_domain, stamp)
                 if new.reminders:
                     self._insert_reminders(course_id, new, stamp)
@@ -350,18 +369,100 @@ class Store:
             where.append("e.course_id = ?")
             params.append(course_id)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        return list(self.db.query(
+        rows = list(self.db.query(
             "SELECT e.*, c.patient_id, c.protocol_snapshot, p.name AS patient_name,"
-            " p.lang AS patient_lang, p.mrn AS patient_mrn FROM events e"
+            " p.lang AS patient_lang, p.mrn AS patient_mrn,"
+            " c.exceptions AS course_exceptions FROM events e"
             " JOIN courses c ON c.id = e.course_id JOIN patients p ON p.id = c.patient_id "
             f"{clause} ORDER BY e.start_ts, e.kind, e.seq",
             params,
         ))
+        return self._with_live_numbers(rows)
+
+    def _with_live_numbers(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Give rows of courses with a missed infusion the ``number`` people read (see
+        ``LIVE_NUMBER``); one small query, as misses are few."""
+        missed: dict[int, list[int]] = {}
+        for course_id, seq in self.db.execute(
+                "SELECT course_id, seq FROM events WHERE kind = 'infusion'"
+                " AND status = 'missed'").fetchall():
+            missed.setdefault(course_id, []).append(seq)
+        if missed:
+            for row in rows:
+                before = missed.get(row["course_id"])
+                if before:
+                    row["number"] = row["seq"] - sum(1 for m in before if m < row["seq"])
+        return rows
+
+    def set_exceptions(self, course_id: int, bends: Iterable[Bend]) -> None:
+        """Record the bends a course now uses (replacing those it used before)."""
+        self.db.execute("UPDATE courses SET exceptions = ? WHERE id = ?",
+                        [json.dumps([b.as_dict() for b in bends], ensure_ascii=False),
+                         course_id])
+
+    def exceptions_of(self, course_id: int) -> list[Bend]:
+        """The bends a course uses over closures, as recorded when it was planned or changed."""
+        row = self.db.execute("SELECT exceptions FROM courses WHERE id = ?",
+                              [course_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"COURSE_ID: no course with id {course_id}")
+        return [Bend.from_dict(item) for item in json.loads(row[0] or "[]")]
+
+    # -- away periods: days a patient cannot come ------------------------------------
+
+    def add_away(self, patient_id: int, first: date, last: date, reason: str, actor: str,
+                 now: datetime) -> int:
+        """Record days the patient cannot come (a chemotherapy day, a hospital stay)."""
+        self.patient(patient_id)
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO patient_away (patient_id, first_day, last_day, reason, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [patient_id, first.isoformat(), last.isoformat(), reason, _utc(now)])
+            away_id = int(cursor.lastrowid or 0)
+            self._audit(actor, "patient.away", now, detail={
+                "patient_id": patient_id, "away_id": away_id, "from": first.isoformat(),
+                "to": last.isoformat(), "reason": reason})
+        return away_id
+
+    def away_periods(self, patient_id: int) -> list[dict[str, Any]]:
+        """The patient's away periods still in force, in date order."""
+        return list(self.db.query(
+            "SELECT id, first_day, last_day, reason FROM patient_away WHERE patient_id = ?"
+            " AND removed_at IS NULL ORDER BY first_day, id", [patient_id]))
+
+    def away_days_of(self, patient_ids: set[int]) -> dict[int, dict[date, str]]:
+        """Per patient, every day of their away periods with why: one query for a batch."""
+        marks = ",".join("?" * len(patient_ids))
+        days: dict[int, dict[date, str]] = {}
+        for patient_id, first, last, reason in self.db.execute(
+                "SELECT patient_id, first_day, last_day, reason FROM patient_away"
+                f" WHERE removed_at IS NULL AND patient_id IN ({marks})",
+                sorted(patient_ids)).fetchall():
+            day, end = date.fromisoformat(first), date.fromisoformat(last)
+            while day <= end:
+                days.setdefault(patient_id, {})[day] = f"patient away ({reason})"
+                day += timedelta(days=1)
+        return days
+
+    def remove_away(self, patient_id: int, away_id: int, actor: str, now: datetime) -> None:
+        """Remove one away period (kept in the table as removed, and in the audit log)."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE patient_away SET removed_at = ? WHERE id = ? AND patient_id = ?"
+                " AND removed_at IS NULL", [_utc(now), away_id, patient_id])
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"--remove: patient {patient_id} has no away period "
+                                    f"{away_id}")
+            self._audit(actor, "patient.back", now,
+                        detail={"patient_id": patient_id, "away_id": away_id})
 
     def infusion_totals(self) -> dict[int, int]:
-        """Infusions per course (a make-up included), for "3/8" in titles."""
+        """Infusions per course as planned, for "3/8" in titles: a missed one is left out
+        (its make-up takes its place), so the patient reads "8 of 8"."""
         rows = self.db.execute(
-            "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion' GROUP BY course_id"
+            "SELECT course_id, COUNT(*) FROM events WHERE kind = 'infusion'"
+            " AND status != 'missed' GROUP BY course_id"
         ).fetchall()
         return {course_id: count for course_id, count in rows}
 
@@ -383,6 +484,12 @@ class Store:
             self.db.conn.backup(destination)
         finally:
             destination.close()
+
+
+# The number people read for an event's infusion: missed infusions before it do not count
+# (``planner.makeup.live_number``), so a make-up after one miss reads "8 of 8".
+LIVE_NUMBER = ("e.seq - (SELECT COUNT(*) FROM events m WHERE m.course_id = e.course_id"
+               " AND m.kind = 'infusion' AND m.status = 'missed' AND m.seq < e.seq) AS number")
 
 
 def _stored(row: sqlite3.Row | tuple[Any, ...]) -> StoredEvent:

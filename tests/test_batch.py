@@ -13,7 +13,9 @@ from planner.schedule import plan_course
 from planner.service import CourseRequest, Planner
 from planner.store import Store, open_database
 
+# A protocol that bends nothing, so a course across the year-end closure is refused.
 SETTINGS = parse_settings({"clinic": {"infusion_chairs": 20, "collections_per_day": 10},
+                           "protocol": {"ank": {"bends_per_course": 0}},
                            "reminders": {"rule": []}}, "test")
 JANUARY_2026 = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
 

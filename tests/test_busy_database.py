@@ -68,9 +68,10 @@ class Writer:
 
 @pytest.fixture
 def clinic(planner_cli: PlannerCli) -> PlannerCli:
-    """clinic.db with patient 1 and the course above (course 1)."""
+    """clinic.db with patient 1 and the course above (course 1), and patient 2 with none."""
     planner_cli.ok("patient", "add", "山田 太郎", at=MAY_10_2027)
     planner_cli.ok("plan", "1", "--first-infusion", "2027-06-07", at=MAY_10_2027)
+    planner_cli.ok("patient", "add", "鈴木 次郎", at=MAY_10_2027)
     return planner_cli
 
 
@@ -99,7 +100,7 @@ def starts(path: Path, *event_ids: int) -> list[str]:
 
 COMMANDS: dict[str, Callable[[PlannerCli], tuple[str, ...]]] = {
     "patient add": lambda c: ("patient", "add", "佐藤 一郎"),
-    "plan": lambda c: ("plan", "1", "--first-infusion", "2027-06-14"),
+    "plan": lambda c: ("plan", "2", "--first-infusion", "2027-06-14"),
     "reschedule": lambda c: ("reschedule", str(c.event_id("follow_up", 8)),
                              "--to", "2027-07-16"),
     "postpone": lambda c: ("postpone", "1", "--days", "7"),

@@ -74,7 +74,7 @@ def categories(data: bytes) -> set[str]:
 def test_init_creates_an_sqlite_database_and_names_it(bare_cli: PlannerCli) -> None:
     result = bare_cli.ok("init")
 
-    assert result.output == f"Database ready: {bare_cli.db} (schema 5)\n"
+    assert result.output == f"Database ready: {bare_cli.db} (schema 6)\n"
     assert bare_cli.db.read_bytes()[:16] == b"SQLite format 3\x00"
 
 
@@ -924,18 +924,21 @@ def test_a_protocol_whose_collection_window_cannot_fit_is_refused_with_a_suggest
 
     assert_refused(result, "steps.collection.window_days",
                    "no open day for the collection between 2026-11-15 and 2026-11-16",
-                   "the nearest first infusion that works is 2026-12-01 (Tue)")
+                   "the nearest first infusion that works is 2026-11-28 (Sat) before, or "
+                   "2026-12-01 (Tue) after")
     assert planner_cli.dump() == before
 
 
-def test_a_plan_crossing_the_year_end_closure_is_refused_with_a_suggestion(
+def test_a_plan_whose_collection_would_be_past_is_refused_naming_it_and_a_later_start(
         planner_cli: PlannerCli, patient_id: int) -> None:
+    # Now is Fri 2026-11-27; a first infusion on Mon 12-14 needs the collection on 11-24.
+    # Earlier starts have their collection in the past too, so only a later one is offered.
     before = planner_cli.dump()
 
     result = planner_cli("plan", "1", "--first-infusion", "2026-12-14")
 
-    assert_refused(result, "clinic.calendar", "infusion 6 on 2026-12-31: year-end closure",
-                   "the nearest first infusion that works is 2026-12-05 (Sat)")
+    assert_refused(result, "plan.past", "the collection on 2026-11-24 09:00 would be in the past",
+                   "--collected DATE", "the nearest first infusion that works is 2026-12-18 (Fri)")
     assert planner_cli.dump() == before
 
 
@@ -990,7 +993,7 @@ def test_an_unknown_protocol_name_is_refused(planner_cli: PlannerCli,
     result = planner_cli("plan", "1", "--first-infusion", "2026-11-30", "--protocol", "nope")
 
     line = assert_refused(result)
-    assert line == "Error: --protocol: unknown protocol 'nope'; known: ank"
+    assert line == "Error: --protocol: unknown protocol 'nope'; known: ank, ank12, ank6"
     assert planner_cli.dump() == before
 
 

@@ -43,7 +43,7 @@ def test_one_line_that_cannot_be_planned_stores_nothing(planner_cli, tmp_path):
     path = write_csv(tmp_path, "1,2027-06-07,,\n2,2026-12-14,,\n")
     before = dump_database(planner_cli.db)
     assert_refused(planner_cli("plan-many", str(path)), "course 2 (patient 2",
-                   "year-end closure", "nearest first infusion that works")
+                   "plan.past: the collection on 2026-11-24", "nearest first infusion that works")
     assert dump_database(planner_cli.db) == before
 
 

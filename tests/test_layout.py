@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 PLANNER = Path(__file__).parent.parent / "planner"
-CORE = ("model", "errors", "calendar", "placer", "schedule", "course", "reschedule", "reminders",
+CORE = ("model", "errors", "calendar", "placer", "placer_events", "bends", "makeup", "schedule",
+        "course", "reschedule", "reminders",
         "ics", "texts", "monthview", "bot_texts", "staff_texts", "telegram_html")
 EDGE_MODULES = {"store", "schema", "service", "outbox", "links", "feeds", "feed_server",
                 "dispatch", "notices", "senders", "bot", "bot_handlers", "bot_process",

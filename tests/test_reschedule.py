@@ -24,6 +24,9 @@ ANK = SETTINGS.protocols["ank"]
 CALENDAR = ClinicCalendar(SETTINGS.clinic)
 COURSE = Course(ANK, plan_course(ANK, CALENDAR, first_infusion=date(2026, 6, 1)).events)
 TUESDAY_NOON = datetime(2026, 6, 2, 12, 0, tzinfo=TOKYO)  # after infusion 1, before 2
+# Mon 2026-06-08 08:00: the patient calls in sick for infusion 3 (10:00, blood test 09:30;
+# its cells came on Sat 06-06).
+MORNING_OF_3 = datetime(2026, 6, 8, 8, 0, tzinfo=TOKYO)
 
 
 def at(month, day, hour=10, minute=0):
@@ -108,29 +111,29 @@ def test_moving_into_the_past_is_refused():
 
 def test_a_missed_infusion_gets_a_make_up_and_a_follow_up_out_of_its_window_moves():
     # Make-up Mon 06-29: the follow-up on Thu 07-09 would be only 10 days after it (< 11).
-    events = mark_missed(COURSE, CALENDAR, 3, TUESDAY_NOON)
+    events = mark_missed(COURSE, CALENDAR, 3, MORNING_OF_3)
     assert one(events, "infusion", 3).status is Status.MISSED
     assert one(events, "infusion", 9).start.date() == date(2026, 6, 29)
     follow_up = one(events, "follow_up")
     assert (follow_up.seq, follow_up.start.date()) == (9, date(2026, 7, 13))
 
 
-def test_the_steps_of_a_missed_infusion_still_ahead_are_cancelled():
-    events = mark_missed(COURSE, CALENDAR, 3, TUESDAY_NOON)
+def test_the_steps_of_a_missed_infusion_still_ahead_are_cancelled_and_those_done_stay():
+    events = mark_missed(COURSE, CALENDAR, 3, MORNING_OF_3)
     assert one(events, "blood_test", 3).status is Status.CANCELLED
-    assert one(events, "cell_delivery", 3).status is Status.CANCELLED
+    assert one(events, "cell_delivery", 3).status is Status.SCHEDULED  # delivered on 06-06
 
 
 def test_missed_without_make_up_adds_nothing():
-    events = mark_missed(COURSE, CALENDAR, 3, TUESDAY_NOON, makeup=False)
+    events = mark_missed(COURSE, CALENDAR, 3, MORNING_OF_3, makeup=False)
     assert [e.seq for e in events if e.kind == "infusion"] == list(range(1, 9))
     assert one(events, "follow_up").start.date() == date(2026, 7, 9)
 
 
 def test_an_infusion_already_missed_cannot_be_missed_again():
-    events = mark_missed(COURSE, CALENDAR, 3, TUESDAY_NOON, makeup=False)
+    events = mark_missed(COURSE, CALENDAR, 3, MORNING_OF_3, makeup=False)
     with pytest.raises(PlanningError, match="already missed"):
-        mark_missed(Course(ANK, tuple(events)), CALENDAR, 3, TUESDAY_NOON)
+        mark_missed(Course(ANK, tuple(events)), CALENDAR, 3, MORNING_OF_3)
 
 
 def test_postponing_shifts_what_is_ahead_and_keeps_what_happened():

@@ -1,12 +1,14 @@
 """Planning a course from either end, around holidays and closures, within capacity."""
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from planner.calendar import ClinicCalendar
-from planner.config import load_settings
+from planner.config import load_settings, parse_settings
+from planner.config_protocol import DEFAULT_PROTOCOL
 from planner.errors import PlanningError
 from planner.model import Clinic, Occupancy
 from planner.schedule import plan_course
@@ -15,6 +17,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 SETTINGS = load_settings(None)
 ANK = SETTINGS.protocols["ank"]
 CALENDAR = ClinicCalendar(SETTINGS.clinic)
+STRICT = replace(ANK, bends_per_course=0)  # the same protocol, bending nothing
 
 
 def days_of(plan, kind):
@@ -104,12 +107,13 @@ def test_a_culture_across_the_year_end_closure_starts_infusions_after_it():
     assert days_of(plan, "cell_delivery")[0] == date(2027, 1, 4)
 
 
-def test_a_course_whose_infusions_would_straddle_the_year_end_closure_is_refused():
+def test_a_strict_course_whose_infusions_would_straddle_the_year_end_closure_is_refused():
     with pytest.raises(PlanningError) as caught:
-        plan_course(ANK, CALENDAR, first_infusion=date(2026, 12, 14))
+        plan_course(STRICT, CALENDAR, first_infusion=date(2026, 12, 14))
     error = caught.value
     assert "year-end closure" in error.reason
-    assert error.suggestion == "the nearest first infusion that works is 2026-12-05 (Sat)"
+    assert error.suggestion == ("the nearest first infusion that works is 2026-12-05 (Sat) "
+                                "before, or 2027-01-05 (Tue) after")
 
 
 def test_a_course_through_showa_day_moves_that_infusion_and_ends_before_the_long_closure():
@@ -123,10 +127,10 @@ def test_a_course_through_showa_day_moves_that_infusion_and_ends_before_the_long
     assert the(plan, "follow_up").start.date() == date(2026, 5, 16)
 
 
-def test_golden_week_2026_cannot_hold_an_infusion_and_the_error_says_why():
+def test_golden_week_2026_cannot_hold_a_strict_infusion_and_the_error_says_why():
     # 05-03 to 05-06 are closed (05-06 is a substitute holiday): no cells can arrive for 05-07.
     with pytest.raises(PlanningError) as caught:
-        plan_course(ANK, CALENDAR, first_infusion=date(2026, 4, 27))
+        plan_course(STRICT, CALENDAR, first_infusion=date(2026, 4, 27))
     assert "2026-05" in str(caught.value)
     assert caught.value.suggestion is not None
 
@@ -180,3 +184,73 @@ def test_a_clinic_in_new_york_keeps_ten_o_clock_across_the_dst_change():
     assert {e.start.time() for e in infusions} == {time(10, 0)}
     offsets = {e.start.utcoffset() for e in infusions}
     assert offsets == {timedelta(hours=-4), timedelta(hours=-5)}  # DST ends on 2026-11-01
+
+
+def test_a_third_infusion_starting_at_ten_takes_the_next_slot_when_two_nurses_start_drips():
+    # Three chairs, but only two infusions may start per half hour: Mon 2027-06-07 has two
+    # 10:00 infusions booked, so this course's first infusion starts at 11:00.
+    clinic = replace(SETTINGS.clinic, infusion_starts_per_slot=2)
+    ten = datetime(2027, 6, 7, 10, 0, tzinfo=TOKYO)
+    booked = Occupancy({date(2027, 6, 7): {(ten, ten + timedelta(hours=1)): 2}})
+    plan = plan_course(ANK, ClinicCalendar(clinic), first_infusion=date(2027, 6, 7),
+                       occupancy=booked)
+    assert plan.infusions()[0].start == datetime(2027, 6, 7, 11, 0, tzinfo=TOKYO)
+
+
+def test_without_a_start_limit_the_third_chair_at_ten_is_used():
+    ten = datetime(2027, 6, 7, 10, 0, tzinfo=TOKYO)
+    booked = Occupancy({date(2027, 6, 7): {(ten, ten + timedelta(hours=1)): 2}})
+    plan = plan_course(ANK, CALENDAR, first_infusion=date(2027, 6, 7), occupancy=booked)
+    assert plan.infusions()[0].start == ten
+
+
+def test_a_december_2027_start_stretches_one_gap_over_the_year_end_closure():
+    plan = plan_course(ANK, CALENDAR, first_infusion=date(2027, 12, 6))
+    assert days_of(plan, "infusion")[-2:] == [date(2027, 12, 28), date(2028, 1, 5)]
+    (bend,) = plan.exceptions
+    assert (bend.rule, bend.by_days) == ("protocol.gap_days", 3)
+
+
+def test_a_start_on_2027_04_19_plans_over_golden_week_with_one_stretched_gap():
+    plan = plan_course(ANK, CALENDAR, first_infusion=date(2027, 4, 19))
+    assert days_of(plan, "infusion")[3:5] == [date(2027, 4, 30), date(2027, 5, 7)]
+    assert [b.why for b in plan.exceptions] == ["Golden Week (2027-05-03 to 2027-05-05)"]
+
+
+def test_a_june_course_bends_nothing():
+    assert plan_course(ANK, CALENDAR, first_infusion=date(2027, 6, 7)).exceptions == ()
+
+
+def test_a_strict_refusal_near_golden_week_names_golden_week_not_the_sunday():
+    with pytest.raises(PlanningError, match="blocked by Golden Week"):
+        plan_course(STRICT, CALENDAR, first_infusion=date(2028, 4, 13))
+
+
+def test_planning_from_the_collection_never_suggests_an_earlier_start():
+    with pytest.raises(PlanningError) as caught:
+        plan_course(STRICT, CALENDAR, collection=date(2027, 11, 22))
+    suggested = date.fromisoformat(caught.value.suggestion.split(" is ")[1][:10])
+    assert suggested > date(2027, 11, 22)
+
+
+def test_a_lab_that_works_on_golden_week_delivers_the_day_before_with_no_bend():
+    # Strict rules; the lab works every day except Jan 1-3. Sat 2028-05-06 follows Golden
+    # Week (05-03 to 05-05): its cells come on Fri 05-05 from the lab.
+    settings = parse_settings({
+        "clinic": {"lab_open_weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                   "lab_closed_dates": ["2028-01-01", "2028-01-02", "2028-01-03"]},
+        "protocol": {"ank": {"bends_per_course": 0, "steps": {
+            **{k: v for k, v in _default_steps().items() if k != "cell_delivery"},
+            "cell_delivery": {**_default_steps()["cell_delivery"], "calendar": "lab"}}}},
+    }, "test")
+    plan = plan_course(settings.protocol(None), ClinicCalendar(settings.clinic),
+                       first_infusion=date(2028, 4, 13))
+    assert plan.exceptions == ()
+    deliveries = {e.seq: e.start.date() for e in plan.events if e.kind == "cell_delivery"}
+    infusions = {e.seq: e.start.date() for e in plan.events if e.kind == "infusion"}
+    assert date(2028, 5, 5) in deliveries.values()
+    assert all(CALENDAR.is_open(d) for d in infusions.values())
+
+
+def _default_steps():
+    return DEFAULT_PROTOCOL["steps"]

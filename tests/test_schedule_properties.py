@@ -1,5 +1,6 @@
 """Invariants of every plan the planner makes (hypothesis)."""
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ SETTINGS = load_settings(None)
 ANK = SETTINGS.protocols["ank"]
 CALENDAR = ClinicCalendar(SETTINGS.clinic)
 STEPS = {s.kind: s for s in ANK.steps}
+STRICT = replace(ANK, bends_per_course=0)
 
 starts = st.dates(min_value=date(2026, 1, 1), max_value=date(2030, 12, 31))
 modes = st.sampled_from(["first_infusion", "collection"])
@@ -63,12 +65,19 @@ def test_every_plan_has_exactly_the_protocol_count_of_infusions(day, mode):
 
 @settings(max_examples=150, deadline=None)
 @given(starts, modes)
-def test_gaps_stay_within_two_to_five_days_and_at_most_two_a_week(day, mode):
+def test_gaps_stay_within_two_to_five_days_or_a_recorded_stretch_over_a_closure(day, mode):
     plan = plan_or_none(mode, day)
     if plan is None:
         return
     days = [e.start.date() for e in infusions_of(plan)]
-    assert all(2 <= (b - a).days <= 5 for a, b in zip(days, days[1:], strict=False))
+    stretched = [(a, b) for a, b in zip(days, days[1:], strict=False) if (b - a).days > 5]
+    assert all(2 <= (b - a).days <= ANK.max_gap_days_over_closure
+               for a, b in zip(days, days[1:], strict=False))
+    assert all(CALENDAR.closures_between(a + timedelta(days=1), b - timedelta(days=1))
+               for a, b in stretched)
+    gap_bends = [b for b in plan.exceptions if b.rule == "protocol.gap_days"]
+    assert len(gap_bends) == len(stretched) <= ANK.closure_gaps_per_course
+    assert len(plan.exceptions) <= ANK.bends_per_course
     weeks = [d.isocalendar()[:2] for d in days]
     assert max(weeks.count(w) for w in weeks) <= ANK.per_week
 
@@ -100,7 +109,37 @@ def test_anchored_steps_stay_inside_their_windows(day, mode):
             assert event.start - anchor.start == timedelta(minutes=step.offset_minutes)
         else:
             low, high = step.window_days
-            assert low <= (event.start.date() - anchor.start.date()).days <= high
+            offset = (event.start.date() - anchor.start.date()).days
+            if not low <= offset <= high:  # the one bend a step has: the infusion's morning
+                assert (offset, event.start.timetz().replace(tzinfo=None)) == (
+                    0, step.same_day_time)
+                assert event.end <= anchor.start
+                assert f"{event.kind} {event.seq}" in {e for b in plan.exceptions
+                                                       for e in b.events}
+
+
+@settings(max_examples=150, deadline=None)
+@given(starts, modes)
+def test_a_plan_bends_nothing_when_a_plan_without_bends_exists(day, mode):
+    try:
+        strict = plan_course(STRICT, CALENDAR, **{mode: day})
+    except PlanningError:
+        return
+    plan = plan_course(ANK, CALENDAR, **{mode: day})
+    assert (plan.events, plan.exceptions) == (strict.events, ())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dates(min_value=date(2027, 1, 1), max_value=date(2028, 12, 31)), modes)
+def test_every_start_in_2027_and_2028_plans_within_the_allowances_or_is_refused(day, mode):
+    plan = plan_or_none(mode, day)
+    if plan is None:
+        return
+    assert len(plan.exceptions) <= ANK.bends_per_course
+    assert all(b.by_days <= ANK.max_gap_days_over_closure - ANK.gap_days[1]
+               for b in plan.exceptions)
+    assert all(b.why.startswith(("the year-end closure", "Golden Week", "public holiday",
+                                 "clinic closed")) for b in plan.exceptions)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
