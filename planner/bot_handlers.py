@@ -16,7 +16,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from planner import bot_texts, staff_texts
+from planner import bot_reach, bot_texts, reach_texts, staff_texts
 from planner.clock import Clock
 from planner.config import Settings
 from planner.feed_server import feed_url
@@ -25,6 +25,7 @@ from planner.links import Chat
 from planner.notices import Notices, parse_button_data
 from planner.service import Planner
 from planner.telegram_html import split_message
+from planner.telegram_html import visible_text as visible_text_of
 
 ALERT_ROLES = ("nurse", "reception")
 log = logging.getLogger("planner.bot")
@@ -62,6 +63,13 @@ async def _reply(update: Update, text: str) -> None:
         await chat.send_message(part, parse_mode=ParseMode.HTML)
 
 
+def _generic(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str | None = None
+             ) -> str:
+    """The answer for strangers: the clinic's name and numbers, naming no patient."""
+    return bot_texts.generic_text(lang or _language(update),
+                                  head=_ctx(context).settings.letterhead)
+
+
 def _linked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
     chat = update.effective_chat
     if chat is None:
@@ -80,8 +88,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = _language(update)
     if not context.args:
         linked = ctx.planner.links.chat(chat.id)
-        text = (bot_texts.help_text(linked.lang, staff=linked.staff_id is not None) if linked
-                else bot_texts.generic_text(lang))
+        text = (bot_texts.help_text(linked.lang, staff=linked.staff_id is not None,
+                                          head=_ctx(context).settings.letterhead) if linked
+                else bot_texts.generic_text(lang, head=ctx.settings.letterhead))
         await _reply(update, text)
         return
     now = ctx.now()
@@ -93,7 +102,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         linked = links.redeem(context.args[0][:64], chat.id, None, now,
                               staff_lang=ctx.settings.export.staff_language)
     if linked is None:
-        await _reply(update, bot_texts.generic_text(lang))
+        await _reply(update, bot_texts.generic_text(lang, head=ctx.settings.letterhead))
         return
     await _reply(update, bot_texts.welcome_text(linked.lang, name=linked.name,
                                                 family_name=linked.family_name,
@@ -142,9 +151,10 @@ async def set_chat_menu(bot: Bot, linked: Chat | None, lang: str | None = None, 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     linked = _linked(update, context)
     if linked is None:
-        await _reply(update, bot_texts.generic_text(_language(update)))
+        await _reply(update, _generic(update, context))
         return
-    await _reply(update, bot_texts.help_text(linked.lang, staff=linked.staff_id is not None))
+    await _reply(update, bot_texts.help_text(linked.lang, staff=linked.staff_id is not None,
+                                          head=_ctx(context).settings.letterhead))
 
 
 async def _linked_as(update: Update, context: ContextTypes.DEFAULT_TYPE, *, staff: bool
@@ -154,7 +164,7 @@ async def _linked_as(update: Update, context: ContextTypes.DEFAULT_TYPE, *, staf
     linked = _linked(update, context)
     person = None if linked is None else (linked.staff_id if staff else linked.patient_id)
     if linked is None or person is None:
-        await _reply(update, bot_texts.generic_text(linked.lang if linked else _language(update)))
+        await _reply(update, _generic(update, context, linked.lang if linked else None))
         return None
     return linked
 
@@ -169,7 +179,8 @@ async def next_visit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     ctx = _ctx(context)
     visits = ctx.notices.patient_visits(linked.patient_id, ctx.now(), upcoming=True)
-    await _reply(update, bot_texts.next_visit_text(visits, linked.lang))
+    await _reply(update, bot_texts.next_visit_text(visits, linked.lang,
+                                                   head=ctx.settings.letterhead))
 
 
 async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -206,7 +217,7 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """``/language`` switches between Japanese and English; ``/language en`` picks one."""
     linked = _linked(update, context)
     if linked is None:
-        await _reply(update, bot_texts.generic_text(_language(update)))
+        await _reply(update, _generic(update, context))
         return
     wanted = (context.args[0].lower() if context.args else "")[:2]
     new = wanted if wanted in ("ja", "en") else ("en" if linked.lang == "ja" else "ja")
@@ -220,7 +231,7 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     linked = _linked(update, context)
     if linked is None:
-        await _reply(update, bot_texts.generic_text(_language(update)))
+        await _reply(update, _generic(update, context))
         return
     ctx = _ctx(context)
     with ctx.planner.store.transaction():
@@ -276,7 +287,17 @@ async def unconfirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Any other text or command: help for linked chats, the generic answer for others."""
+    """Anything else. What a linked patient or family member writes reaches the nurses
+    (and is answered at once); an unknown command gets help, a stranger the generic
+    answer."""
+    linked = _linked(update, context)
+    message = update.effective_message
+    words = (message.text or message.caption or "") if message is not None else ""
+    is_command = words.startswith("/")
+    if linked is not None and linked.patient_id is not None and message is not None \
+            and not is_command:
+        await bot_reach.typed(update, context, linked)
+        return
     await help_command(update, context)
 
 
@@ -290,6 +311,8 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None or query.message is None:
         return
     linked = _linked(update, context)
+    if await _reach_button(update, context, linked, query.data or ""):
+        return
     parsed = parse_button_data(query.data or "")
     ctx = _ctx(context)
     event = _event_of(ctx, linked, parsed)
@@ -299,6 +322,9 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     event_id, revision, choice = parsed
     now = ctx.now()
     original = _sent_text(ctx, linked.chat_id, query.message.message_id)
+    if revision != event["revision"]:  # the visit changed since this reminder went out
+        await _outdated(query, original, linked.lang)
+        return
     outbox = ctx.planner.outbox
     with ctx.planner.store.transaction():
         alert = choice == bot_texts.CHANGE and outbox.confirmation(event_id, revision) != choice
@@ -313,6 +339,36 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         0 if choice == bot_texts.COME else 1])
     if original is not None:
         await _show_answer(query, bot_texts.answered_text(original, choice, linked.lang))
+
+
+async def _reach_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                        linked: Chat | None, data: str) -> bool:
+    """「体調がすぐれない」 and the check-in's answers; False for any other button."""
+    check_in = reach_texts.parse_check_in(data)
+    if data != reach_texts.UNWELL_DATA and check_in is None:
+        return False
+    if linked is None or linked.patient_id is None:
+        await _acknowledge(update.callback_query)
+    elif check_in is None:
+        await bot_reach.unwell(update, context, linked)
+    elif _event_of(_ctx(context), linked, (check_in[0], 0, "")) is None:
+        await _acknowledge(update.callback_query)
+    else:
+        await bot_reach.check_in(update, context, linked, *check_in)
+    return True
+
+
+async def _outdated(query: Any, original: str | None, lang: str) -> None:
+    """A button of a reminder whose visit has changed: it counts for nothing, says so,
+    and loses its buttons."""
+    await _acknowledge(query, visible_text_of(reach_texts.outdated_text("", lang)))
+    if original is None:
+        return
+    try:
+        await query.edit_message_text(reach_texts.outdated_text(original, lang),
+                                      parse_mode=ParseMode.HTML)
+    except BadRequest as error:
+        log.info("could not mark a reminder out of date: %s", error)
 
 
 async def _acknowledge(query: Any, text: str | None = None) -> None:
@@ -341,7 +397,8 @@ def _event_of(ctx: BotContext, linked: Chat | None, parsed: tuple[int, int, str]
     if linked is None or linked.patient_id is None or parsed is None:
         return None
     rows = list(ctx.planner.store.db.query(
-        "SELECT e.id, e.course_id FROM events e JOIN courses c ON c.id = e.course_id"
+        "SELECT e.id, e.course_id, e.revision FROM events e JOIN courses c"
+        " ON c.id = e.course_id"
         " WHERE e.id = ? AND c.patient_id = ?", [parsed[0], linked.patient_id]))
     return rows[0] if rows else None
 

@@ -23,11 +23,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from planner.letterhead import (
+    PLAIN,
+    Letterhead,
+    fever_lines,
+    footer_lines,
+    format_clock,
+    urgent_lines,
+)
+from planner.model import INFUSION
 from planner.monthview import day_marks, render_months
 from planner.telegram_html import visible_text
 from planner.texts import (
     Messages,
     event_title,
+    format_day,
     format_when,
     load_messages,
 )
@@ -61,6 +71,11 @@ class Visit:
     patient_name: str = ""
     patient_id: int = 0
     confirmed: str | None = None
+    arrive: datetime | None = None
+    """For an infusion day: when the patient must be there (the blood test before it)."""
+    mrn: str | None = None
+    infusion_start: datetime | None = None
+    """For a step serving an infusion (the cell delivery): that infusion's start."""
 
 
 def escape(text: str) -> str:
@@ -92,10 +107,12 @@ class Words:
         return escape(self.messages.get(key)) if key in self.messages else None
 
     def title(self, visit: Visit) -> str:
-        title = event_title(
+        return escape(self.plain_title(visit))
+
+    def plain_title(self, visit: Visit) -> str:
+        return event_title(
             visit.kind, visit.seq, visit.total, self.lang, override_dir=self.override_dir
         )
-        return escape(title)
 
 
 # --- patients: reminders ----------------------------------------------------------------
@@ -130,22 +147,73 @@ def when_words(when_label: str, lang: str, *, override_dir: Path | None = None) 
 
 
 def reminder_text(
-    visit: Visit, lang: str, *, when_label: str, override_dir: Path | None = None
+    visit: Visit,
+    lang: str,
+    *,
+    when_label: str,
+    override_dir: Path | None = None,
+    head: Letterhead = PLAIN,
+    buttons: bool = True,
 ) -> str:
-    """The reminder for one visit: when (``明日のご予定です``), what, the day and time, the
-    patient's instructions for that kind of visit, and a line asking to tap a button."""
+    """The reminder for one visit: a first line that does not name the treatment (unless
+    ``head.discreet`` is off), whose visit it is, when to arrive (the day in full, so it
+    holds when read the next morning), what happens and until when, the instructions,
+    the fever instruction after an infusion, what to do (tap a button, or call when there
+    are no ``buttons``), and the clinic's footer."""
     words = Words(lang, override_dir)
-    heading = words.text("reminder.heading", when=when_words(when_label, lang,
-                                                             override_dir=override_dir))
-    lines = [bold(heading), *_visit_block(visit, words), "", words.text("reminder.ask")]
-    return "\n".join(lines)
+    lines = [bold(_heading(visit, words, head))]
+    if visit.patient_name.strip():
+        lines.append(words.text("reminder.for_patient", name=visit.patient_name))
+    arrive = visit.arrive or visit.start
+    when = words.text("reminder.when", when=when_words(when_label, lang,
+                                                       override_dir=override_dir),
+                      day=format_day(arrive.date(), lang), time=format_clock(arrive, lang))
+    lines += [bold(when), *_what(visit, words)]
+    if visit.kind == INFUSION:
+        lines += ["", *map(escape, fever_lines(head, lang, override_dir=override_dir))]
+    lines += ["", words.text("reminder.ask" if buttons else "reminder.no_buttons")]
+    return "\n".join([*lines, "", *footer(head, lang, override_dir=override_dir)])
+
+
+def _heading(visit: Visit, words: Words, head: Letterhead) -> str:
+    if head.discreet:
+        return words.text("reminder.heading", clinic=head.clinic)
+    title = event_title(visit.kind, visit.seq, visit.total, words.lang,
+                        override_dir=words.override_dir)
+    return words.text("reminder.heading_named", clinic=head.clinic, title=title)
+
+
+def footer(head: Letterhead, lang: str, *, override_dir: Path | None = None) -> list[str]:
+    """The clinic's name and numbers at the foot of a patient message, in italics."""
+    return [f"<i>{escape(line)}</i>" for line in footer_lines(head, lang,
+                                                               override_dir=override_dir)]
+
+
+def plan_line(visit: Visit, words: Words) -> str:
+    """What happens when (HTML): an infusion day as one visit (arrive by the blood test,
+    the drip at its time, when it ends), any other visit from its start to its end."""
+    lang = words.lang
+    start, end = format_clock(visit.start, lang), format_clock(visit.end, lang)
+    if visit.kind == INFUSION and visit.arrive is not None:
+        return words.text("infusion.plan", arrive=format_clock(visit.arrive, lang),
+                          start=start, end=end)
+    if visit.kind == INFUSION:
+        return words.text("infusion.plan_no_test", start=start, end=end)
+    return words.text("reminder.plan", start=start, end=end)
+
+
+def _what(visit: Visit, words: Words) -> list[str]:
+    """The visit's title, what happens when, then its instructions if any."""
+    lines = [words.title(visit), plan_line(visit, words)]
+    instructions = words.optional(f"{visit.kind}.instructions")
+    return [*lines, "", instructions] if instructions else lines
 
 
 def _visit_block(visit: Visit, words: Words) -> list[str]:
-    """The visit's title, its day and time in bold, then its instructions if any."""
-    lines = [words.title(visit), bold(escape(visit_time(visit, words.lang)))]
-    instructions = words.optional(f"{visit.kind}.instructions")
-    return [*lines, "", instructions] if instructions else lines
+    """The visit's day and arrival time in bold, then what happens and its instructions."""
+    arrive = visit.arrive or visit.start
+    day = f"{format_day(arrive.date(), words.lang)} {format_clock(arrive, words.lang)}"
+    return [bold(escape(day)), *_what(visit, words)]
 
 
 def visit_time(visit: Visit, lang: str) -> str:
@@ -188,13 +256,19 @@ def answered_text(
 
 
 def next_visit_text(
-    visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
+    visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None,
+    head: Letterhead = PLAIN,
 ) -> str:
-    """/next: the first of ``visits`` (the caller sorts and filters), or "no visits"."""
+    """/next: the first of ``visits`` (the caller sorts and filters), or "no visits";
+    then the clinic's footer."""
     words = Words(lang, override_dir)
+    ending = ["", *footer(head, lang, override_dir=override_dir)]
     if not visits:
-        return words.text("label.no_visits")
-    return "\n".join([bold(words.text("label.next_visit")), *_visit_block(visits[0], words)])
+        return "\n".join([words.text("label.no_visits"), *ending])
+    lines = [bold(words.text("label.next_visit"))]
+    if visits[0].patient_name.strip():
+        lines.append(words.text("reminder.for_patient", name=visits[0].patient_name))
+    return "\n".join([*lines, *_visit_block(visits[0], words), *ending])
 
 
 def schedule_text(
@@ -226,8 +300,14 @@ def schedule_text(
 
 
 def _schedule_line(visit: Visit, words: Words) -> str:
-    return with_status(f"{escape(format_when(visit.start, words.lang))} {words.title(visit)}",
-                        visit.status, words)
+    """``1月13日(水) 午前9時30分 ANK細胞の点滴 1回目（全8回）（採血あり）``: an infusion
+    day at its arrival time, as one line."""
+    arrive = visit.arrive or visit.start
+    when = f"{format_day(arrive.date(), words.lang)} {format_clock(arrive, words.lang)}"
+    title = words.title(visit)
+    if visit.kind == INFUSION and visit.arrive is not None:
+        title = words.text("infusion.schedule_line", title=words.plain_title(visit))
+    return with_status(f"{escape(when)} {title}", visit.status, words)
 
 
 def with_status(line: str, status: str, words: Words) -> str:
@@ -239,15 +319,21 @@ def with_status(line: str, status: str, words: Words) -> str:
     return f"<s>{line}</s> {note}" if status == "cancelled" else f"{line} {note}"
 
 
-def help_text(lang: str, *, staff: bool, override_dir: Path | None = None) -> str:
-    """/help: the commands this person can use, one per line, then a short note."""
+def help_text(lang: str, *, staff: bool, override_dir: Path | None = None,
+              head: Letterhead = PLAIN) -> str:
+    """/help: the commands this person can use, one per line, then a short note; for
+    patients also whom to call when it is urgent, and the clinic's footer."""
     words = Words(lang, override_dir)
     names = (*STAFF_COMMANDS, "language", "stop", "help") if staff else PATIENT_COMMANDS
     lines = [f"/{name} — {words.text(f'commands.{name}')}" for name in names]
     come, change = answer_buttons(lang, override_dir=override_dir)
-    note = (words.text("bot.help_staff") if staff
-            else words.text("bot.help_patient", come=come, change=change))
-    return "\n".join([bold(words.text("bot.help_title")), *lines, "", note])
+    if staff:
+        return "\n".join([bold(words.text("bot.help_title")), *lines, "",
+                          words.text("bot.help_staff")])
+    note = words.text("bot.help_patient", come=come, change=change)
+    urgent = [escape(line) for line in urgent_lines(head, lang, override_dir=override_dir)]
+    return "\n".join([bold(words.text("bot.help_title")), *lines, "", note, *urgent, "",
+                      *footer(head, lang, override_dir=override_dir)])
 
 
 def welcome_text(
@@ -268,10 +354,14 @@ def welcome_text(
     return words.text("bot.welcome", name=name)
 
 
-def generic_text(lang: str, *, override_dir: Path | None = None) -> str:
+def generic_text(lang: str, *, override_dir: Path | None = None,
+                 head: Letterhead = PLAIN) -> str:
     """The one answer to anyone not linked, a bad or used code, or a patient trying a staff
-    command. It names nobody and says nothing about whether a code existed."""
-    return Words(lang, override_dir).text("bot.generic")
+    command: the clinic's name and numbers. It names no patient and says nothing about
+    whether a code existed."""
+    words = Words(lang, override_dir)
+    numbers = urgent_lines(head, lang, override_dir=override_dir)[1:]
+    return "\n".join([words.text("bot.generic", clinic=head.clinic), *map(escape, numbers)])
 
 
 def throttled_text(lang: str, *, override_dir: Path | None = None) -> str:

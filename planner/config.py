@@ -24,13 +24,16 @@ import holidays
 from planner.config_protocol import check_fits_hours, parse_protocol
 from planner.config_reader import WEEKDAYS, Reader, weekday_numbers
 from planner.config_sections import (
+    CONTACT_KEYS,
     BotSettings,
     FeedSettings,
     parse_bot,
     parse_feed,
+    parse_letterhead,
     parse_reminders,
 )
 from planner.errors import ConfigError
+from planner.letterhead import Letterhead
 from planner.model import Clinic, Protocol
 from planner.reminders import ReminderPolicy
 
@@ -59,6 +62,7 @@ class Settings:
     bot: BotSettings = field(default_factory=BotSettings)
     feed: FeedSettings = field(default_factory=FeedSettings)
     source: str = BUILT_IN
+    letterhead: Letterhead = field(default_factory=Letterhead)
 
     def protocol(self, name: str | None) -> Protocol:
         wanted = name or self.default_protocol
@@ -71,7 +75,7 @@ class Settings:
 def _parse_clinic(r: Reader) -> Clinic:
     r.check_keys({"name", "timezone", "open_weekdays", "opens", "closes", "holidays",
                   "year_end_closure", "closed_dates", "infusion_chairs",
-                  "collections_per_day", "lab_notice_days"})
+                  "collections_per_day", "lab_notice_days", *CONTACT_KEYS})
     zone = r.text("timezone", "Asia/Tokyo")
     try:
         ZoneInfo(zone)
@@ -146,7 +150,7 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
     """Validate a whole configuration table."""
     r = Reader(source, data)
     r.check_keys({"clinic", "protocol", "default_protocol", "export", "database",
-                  "reminders", "bot", "feed"})
+                  "reminders", "bot", "feed", "privacy"})
     protocols_table = r.sub("protocol").table or {"ank": {}}
     protocols = {}
     for name, table in protocols_table.items():
@@ -170,6 +174,7 @@ def parse_settings(data: dict[str, Any], source: str) -> Settings:
         bot=parse_bot(r.sub("bot")),
         feed=parse_feed(r.sub("feed")),
         source=source,
+        letterhead=parse_letterhead(r.sub("clinic"), r.sub("privacy"), clinic.name),
     )
 
 

@@ -268,8 +268,7 @@ class Dispatcher:
         now = self.now()
         self.limiter.record(delivery.chat_id, now)
         try:
-            message_id = await self.sender.send(delivery.chat_id, delivery.text,
-                                                delivery.buttons)
+            message_id = await self._transmit(delivery)
         except SendFailure as failure:
             self._record_failure(delivery, failure)
             return False
@@ -282,6 +281,16 @@ class Dispatcher:
         # A crash here, before the commit below, sends this one message again on restart.
         self._record_sent(delivery, message_id)
         return True
+
+    async def _transmit(self, delivery: Delivery) -> int:
+        """Send the message, or for an ``edit`` rewrite the one sent earlier (a sender
+        that cannot edit leaves it as it is)."""
+        if delivery.edit_message_id is None:
+            return await self.sender.send(delivery.chat_id, delivery.text, delivery.buttons)
+        edit = getattr(self.sender, "edit", None)
+        if edit is None:
+            return delivery.edit_message_id
+        return int(await edit(delivery.chat_id, delivery.edit_message_id, delivery.text))
 
     def _record_sent(self, delivery: Delivery, message_id: int) -> None:
         with self.db.atomic():

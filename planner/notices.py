@@ -9,20 +9,25 @@ switched.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from planner import bot_texts, staff_texts
+from planner import bot_texts, reach_texts, staff_texts
 from planner.config import Settings
 from planner.config_protocol import parse_protocol
 from planner.links import Chat
 from planner.model import INFUSION, Protocol
 from planner.outbox import Outbox
+from planner.reminders import CHECK_IN_SUFFIX
 
 CONFIRMABLE = (INFUSION, "collection")
+BLOOD_TEST = "blood_test"
+SERVES_INFUSION = ("cell_delivery",)
+REACH_ALERTS = ("patient_message", "unwell", "checkin_fever", "checkin_call")
 PATIENT_SIDE = ("patient", "family")
 
 
@@ -69,7 +74,42 @@ class Notices:
             kind=row["kind"], seq=row["seq"], total=self._total(row["course_id"]), start=start,
             end=end, status=status, patient_name=row.get("patient_name") or "",
             patient_id=row.get("patient_id") or 0,
-            confirmed=self.outbox.confirmation(row["event_id"], row["revision"]))
+            confirmed=self.outbox.confirmation(row["event_id"], row["revision"]),
+            arrive=self._arrival(row), mrn=self._mrn(row.get("patient_id")),
+            infusion_start=self._served_infusion(row))
+
+    def _same_day_start(self, course_id: int, kind: str, seq: int) -> datetime | None:
+        found = self.db.execute(
+            "SELECT start FROM events WHERE course_id = ? AND kind = ? AND seq = ?"
+            " AND status != 'cancelled'", [course_id, kind, seq]).fetchone()
+        return datetime.fromisoformat(found[0]).astimezone(self.tz) if found else None
+
+    def _arrival(self, row: dict[str, Any]) -> datetime | None:
+        """An infusion's arrival time: its blood test's start, when that is earlier."""
+        if row["kind"] != INFUSION:
+            return None
+        test = self._same_day_start(row["course_id"], BLOOD_TEST, row["seq"])
+        start = datetime.fromisoformat(row["start"]).astimezone(self.tz)
+        return test if test is not None and test < start else None
+
+    def _served_infusion(self, row: dict[str, Any]) -> datetime | None:
+        """For a step done for one infusion on another day (the cell delivery): its start."""
+        if row["kind"] in (INFUSION, BLOOD_TEST) or row["kind"] not in SERVES_INFUSION:
+            return None
+        return self._same_day_start(row["course_id"], INFUSION, row["seq"])
+
+    def _mrn(self, patient_id: int | None) -> str | None:
+        if not patient_id:
+            return None
+        found = self.db.execute("SELECT mrn FROM patients WHERE id = ?", [patient_id]).fetchone()
+        return str(found[0]) if found and found[0] else None
+
+    def staff_visit(self, row: dict[str, Any], now: datetime | None = None
+                    ) -> bot_texts.Visit:
+        """A visit as staff chats show it: the name as ``[export] staff_names`` says."""
+        visit = self.visit(row, now)
+        shown = staff_texts.display_name(visit.patient_name, self.settings.export.staff_names)
+        return replace(visit, patient_name=shown)
 
     def _total(self, course_id: int) -> int:
         (count,) = self.db.execute(
@@ -95,7 +135,8 @@ class Notices:
             params.append(int(now.timestamp()))
         rows = [r for r in self._visit_rows(where, params)
                 if "patient" in self.protocol(r["protocol_snapshot"]).audience_of(r["kind"])]
-        return [self.visit(r, now) for r in rows]
+        visits = [self.visit(r, now) for r in rows]
+        return one_visit_per_infusion_day(visits)
 
     def staff_visits(self, first: date, last: date, role: str | None, now: datetime,
                      *, only_unconfirmed: bool = False) -> list[bot_texts.Visit]:
@@ -111,7 +152,7 @@ class Notices:
                 continue
             if only_unconfirmed and not self._awaits_answer(row, audience):
                 continue
-            visits.append(self.visit(row, now))
+            visits.append(self.staff_visit(row, now))
         return visits
 
     def _awaits_answer(self, row: dict[str, Any], audience: tuple[str, ...]) -> bool:
@@ -124,9 +165,22 @@ class Notices:
     # -- reminders -----------------------------------------------------------------------
 
     def reminder(self, row: dict[str, Any], chat: Chat) -> str:
+        """The patient's reminder (naming the patient, for family too), or for staff a
+        reminder naming the patient as ``staff_names`` says and what to do."""
+        if str(row["rule"]).endswith(CHECK_IN_SUFFIX):
+            return reach_texts.check_in_text(row.get("patient_name") or "", chat.lang,
+                                             head=self.settings.letterhead)
+        if row["audience"] not in PATIENT_SIDE:
+            visit = self.staff_visit(row)
+            when = bot_texts.when_words(self._when(visit.start, row["due_ts"]), chat.lang)
+            return staff_texts.staff_reminder_text(visit, str(row["audience"]), chat.lang,
+                                                   when=when)
         visit = self.visit(row)
+        arrive = visit.arrive or visit.start
         return bot_texts.reminder_text(visit, chat.lang,
-                                       when_label=self._when(visit.start, row["due_ts"]))
+                                       when_label=self._when(arrive, row["due_ts"]),
+                                       head=self.settings.letterhead,
+                                       buttons=row["kind"] in CONFIRMABLE)
 
     def _when(self, start: datetime, due_ts: int) -> str:
         """How far the visit is from when the reminder is due: today, tomorrow, N days."""
@@ -138,11 +192,19 @@ class Notices:
         return f"days:{days}"
 
     def reminder_buttons(self, row: dict[str, Any], chat: Chat) -> list[list[str]] | None:
-        if row["kind"] not in CONFIRMABLE or row["audience"] not in PATIENT_SIDE:
+        """Patients' answer buttons (infusions, collections), then 「体調がすぐれない」 on
+        every patient-side reminder; the check-in's three answers; none for staff."""
+        if row["audience"] not in PATIENT_SIDE:
             return None
+        if str(row["rule"]).endswith(CHECK_IN_SUFFIX):
+            return reach_texts.check_in_buttons(row["event_id"], chat.lang)
+        unwell = [reach_texts.unwell_label(chat.lang), reach_texts.UNWELL_DATA]
+        if row["kind"] not in CONFIRMABLE:
+            return [unwell]
         come, change = bot_texts.answer_buttons(chat.lang)
         return [[come, button_data(row["event_id"], row["revision"], bot_texts.COME)],
-                [change, button_data(row["event_id"], row["revision"], bot_texts.CHANGE)]]
+                [change, button_data(row["event_id"], row["revision"], bot_texts.CHANGE)],
+                unwell]
 
     # -- alerts and digests --------------------------------------------------------------
 
@@ -152,6 +214,12 @@ class Notices:
         kind = alert["kind"]
         if kind == "lab_notice":
             return staff_texts.alert_lab_notice("\n".join(detail.get("changes", [])), lang)
+        if kind in REACH_ALERTS:
+            writer = reach_texts.Writer(self._staff_label(alert["patient_id"], lang),
+                                        detail.get("family_name"))
+            if kind == "patient_message":
+                return reach_texts.alert_message(writer, str(detail.get("text", "")), lang)
+            return reach_texts.alert_reach(kind, writer, str(detail.get("answer", "")), lang)
         if kind == "unreachable":
             name, patient_id = self._person(alert["patient_id"], detail.get("staff_id"))
             return staff_texts.alert_unreachable(name, patient_id, _reason(detail), lang)
@@ -161,6 +229,14 @@ class Notices:
         if kind == "no_chat":
             return staff_texts.alert_no_chat(visit, lang)
         return staff_texts.alert_delivery_failed(visit, _reason(detail), lang)
+
+    def _staff_label(self, patient_id: int | None, lang: str) -> str:
+        """The patient as staff chats name them (``staff_names``, with the MRN)."""
+        found = self.db.execute("SELECT name, mrn FROM patients WHERE id = ?",
+                                [patient_id]).fetchone()
+        name, mrn = (found[0], found[1]) if found else ("", None)
+        shown = staff_texts.display_name(name, self.settings.export.staff_names)
+        return staff_texts.patient_label(shown, int(patient_id or 0), lang, mrn=mrn)
 
     def _person(self, patient_id: int | None, staff_id: int | None) -> tuple[str, int]:
         if patient_id is not None:
@@ -194,3 +270,12 @@ def _reason(detail: dict[str, Any]) -> str:
     if "deactivated" in lowered:
         return "deactivated"
     return reason
+
+
+def one_visit_per_infusion_day(visits: list[bot_texts.Visit]) -> list[bot_texts.Visit]:
+    """Patients see an infusion day as one visit: the blood test before an infusion is
+    folded into it (as its arrival time) and not listed on its own."""
+    arrivals = {(v.seq, v.start.date()) for v in visits
+                if v.kind == INFUSION and v.arrive is not None}
+    return [v for v in visits
+            if not (v.kind == BLOOD_TEST and (v.seq, v.start.date()) in arrivals)]

@@ -242,6 +242,12 @@ def m005_chat_feeds(db: Database) -> None:
                [secrets.token_bytes(32)])
 
 
+@migrations()
+def m008_messages(db: Database) -> None:
+    """An outbox message may rewrite one sent earlier (a reminder whose visit changed)."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN edit_message_id INTEGER")
+
+
 def migrate(db: Database) -> None:
     """Bring ``db`` to this version's schema, refusing one written by a newer version."""
     known = {m.name for m in migrations._migrations}

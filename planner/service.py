@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from planner.batch import prepared_in_order
 from planner.calendar import ClinicCalendar
+from planner.change_notices import tell_patient
 from planner.clock import Clock
 from planner.config import Settings
 from planner.course import Course, is_fixed, lab_notice_changes, slot_key
@@ -258,6 +259,8 @@ class Planner:
                                               course_status=course_status)
             self.outbox.sync_course(course_id, self.settings.reminders,
                                     self.settings.clinic.timezone, self.now())
+            tell_patient(self.store.db, self.settings, course_id, course.protocol,
+                         course.events, new, self.now())
             if inside:
                 self.outbox.add_alert(
                     "lab_notice", ("lab", "nurse"),

@@ -22,7 +22,14 @@ from planner.bot_texts import (
     visit_time,
     with_status,
 )
-from planner.texts import format_day, format_time_range, load_messages
+from planner.texts import (
+    format_day,
+    format_time_range,
+    format_when,
+    initials,
+    load_messages,
+    staff_description,
+)
 
 
 def day_title(
@@ -37,13 +44,31 @@ def day_title(
     return messages.format(f"staff.{keys[relative]}", day=format_day(day, lang))
 
 
-def patient_label(name: str, patient_id: int, lang: str, *,
+def patient_label(name: str, patient_id: int, lang: str, *, mrn: str | None = None,
                   override_dir: Path | None = None) -> str:
-    """``山田 太郎 (#12)`` (plain text); ``#12`` when the name is blank."""
+    """``山田 太郎様（カルテ 1002）`` with the record number when known, else
+    ``山田 太郎様（#12）`` (plain text); ``#12`` when the name is blank (``staff_names =
+    "id"``)."""
     messages = load_messages(lang, override_dir)
     if not name.strip():
         return messages.format("staff.patient_no_name", id=patient_id)
-    return messages.format("staff.patient", name=name, id=patient_id)
+    label = messages.format("staff.patient_named", name=name)
+    if mrn:
+        return messages.format("staff.with_mrn", label=label, mrn=mrn)
+    return messages.format("staff.with_id", label=label, id=patient_id)
+
+
+def display_name(name: str, staff_names: str) -> str:
+    """The patient's name as staff chats show it (``[export] staff_names``): ``full`` as
+    is; ``initials`` as ``Y.T.`` for a Latin name and the family name alone for a
+    Japanese one (``山田``: initials of kanji mean nothing); ``id`` not at all ("")."""
+    if staff_names == "full" or not name.strip():
+        return name
+    if staff_names == "id":
+        return ""
+    if name.isascii():
+        return initials(name)
+    return name.split()[0]
 
 
 def _staff_line(visit: Visit, words: Words, *, with_day: bool) -> str:
@@ -52,7 +77,7 @@ def _staff_line(visit: Visit, words: Words, *, with_day: bool) -> str:
             else format_time_range(visit.start, visit.end, words.lang))
     answer = visit.confirmed if visit.confirmed in ANSWERS else "none"
     mark = words.text(f"staff.mark_{answer}")
-    label = patient_label(visit.patient_name, visit.patient_id, words.lang,
+    label = patient_label(visit.patient_name, visit.patient_id, words.lang, mrn=visit.mrn,
                           override_dir=words.override_dir)
     line = f"{escape(when)} {mark} {words.title(visit)} — {escape(label)}"
     return with_status(line, visit.status, words)
@@ -133,7 +158,7 @@ def _alert(words: Words, name: str, *lines: str) -> str:
 
 def _about(visit: Visit, words: Words) -> list[str]:
     """Who and what an alert is about: the patient label, the visit and its time."""
-    label = patient_label(visit.patient_name, visit.patient_id, words.lang,
+    label = patient_label(visit.patient_name, visit.patient_id, words.lang, mrn=visit.mrn,
                           override_dir=words.override_dir)
     return [escape(label), f"{escape(visit_time(visit, words.lang))} {words.title(visit)}"]
 
@@ -192,3 +217,30 @@ def alert_no_chat(visit: Visit, lang: str, *, override_dir: Path | None = None) 
     """A reminder for ``visit`` was due but the patient has no linked chat."""
     words = Words(lang, override_dir)
     return _alert(words, "no_chat", *_about(visit, words), words.text("alert.no_chat_body"))
+
+
+# --- staff reminders --------------------------------------------------------------------
+
+
+def staff_reminder_text(
+    visit: Visit, role: str, lang: str, *, when: str, override_dir: Path | None = None
+) -> str:
+    """A reminder for a staff role: the role, when (``2日後 1月12日(火) 16:00``), then who
+    and what (``山田様（カルテ 1002）：1回目の点滴用の培養細胞を届けます。``), with the
+    infusion the step serves and its time (``（点滴 1月13日(水) 10:00）``). ``when`` is the
+    plain-text distance, e.g. from :func:`planner.bot_texts.when_words`. A staff reminder
+    never reuses the patient's text: staff must know whom it is about."""
+    words = Words(lang, override_dir)
+    role_key = f"staff.role_{role}"
+    role_word = words.plain(role_key) if role_key in words.messages else role
+    heading = words.text("staff.reminder_heading", role=role_word, when=when,
+                         day=format_day(visit.start.date(), lang),
+                         time=format_time_range(visit.start, visit.end, lang))
+    label = patient_label(visit.patient_name, visit.patient_id, lang, mrn=visit.mrn,
+                          override_dir=override_dir)
+    note = staff_description(visit.kind, visit.seq, visit.total, lang, label,
+                             override_dir=override_dir)
+    key = f"{visit.kind}.for_infusion"
+    if visit.infusion_start is not None and key in words.messages:
+        note += words.plain(key, infusion=format_when(visit.infusion_start, lang))
+    return "\n".join([bold(heading), escape(note)])

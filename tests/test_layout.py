@@ -12,9 +12,11 @@ import pytest
 
 PLANNER = Path(__file__).parent.parent / "planner"
 CORE = ("model", "errors", "calendar", "placer", "schedule", "course", "reschedule", "reminders",
-        "ics", "texts", "monthview", "bot_texts", "staff_texts", "telegram_html")
+        "ics", "texts", "monthview", "bot_texts", "staff_texts", "telegram_html", "letterhead",
+        "reach_texts")
 EDGE_MODULES = {"store", "schema", "service", "outbox", "links", "feeds", "feed_server",
-                "dispatch", "notices", "senders", "bot", "bot_handlers", "bot_process",
+                "dispatch", "notices", "senders", "bot", "bot_handlers", "bot_process", "bot_reach",
+                "change_notices",
                 "clock", "exports", "cli", "cli_app"}
 EDGE_PACKAGES = {"sqlite3", "sqlite_utils", "telegram", "aiohttp", "httpx", "click",
                  "apscheduler", "socket", "subprocess"}

@@ -1,0 +1,158 @@
+"""What patients and staff read, end to end against the fake Bot API (issue 10).
+
+The clinic of ``tests/test_bot.py``: patient 山田 太郎 (Japanese) planned on Mon 2027-05-10
+from the first infusion on Mon 2027-06-07 10:00 (its blood test 09:30); the collection is
+on Mon 2027-05-17 09:00, reminded on Sat 2027-05-15 10:00. The nurse's and the
+receptionist's chats are linked (fixture ``linked``); ``staff_names`` is "initials", so
+staff chats name the patient 山田様.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from planner import reach_texts
+from planner.letterhead import Letterhead
+from tests.test_bot import (  # noqa: F401 - fixtures
+    COLLECTION_REMINDER,
+    FAMILY_CHAT,
+    NURSE_CHAT,
+    PATIENT_CHAT,
+    RECEPTION_CHAT,
+    Clinic,
+    RunningBot,
+    clinic,
+    link,
+    linked,
+    patient,
+    raw,
+    tokyo,
+)
+
+LAB_CHAT = 3003
+
+
+def test_a_typed_message_is_answered_and_reaches_the_nurses_naming_the_patient(
+        clinic: Clinic, linked: int) -> None:
+    async def scenario(bot: RunningBot) -> None:
+        answer = await bot.say(PATIENT_CHAT, "熱が39度あります")
+        assert raw(answer) == reach_texts.received_text("ja", head=Letterhead())
+        nurse = await bot.new_message(NURSE_CHAT, 0)
+        assert "熱が39度あります" in (nurse.text or "")
+        assert "山田様（#1）（ご本人）" in (nurse.text or "")
+        assert bot.tg.messages(RECEPTION_CHAT) == []
+
+    clinic.run(scenario)
+
+
+def test_a_family_members_message_names_the_family_member_and_the_patient(
+        clinic: Clinic, linked: int) -> None:
+    link(clinic, FAMILY_CHAT, patient_id=linked, family_name="山田 花子")
+
+    async def scenario(bot: RunningBot) -> None:
+        await bot.say(FAMILY_CHAT, "明日行けません")
+        nurse = await bot.new_message(NURSE_CHAT, 0)
+        assert "山田 花子様（山田様（#1）のご家族）" in (nurse.text or "")
+        assert "明日行けません" in (nurse.text or "")
+
+    clinic.run(scenario)
+
+
+def test_unwell_button_alerts_the_nurses_and_gives_the_fever_instruction(
+        clinic: Clinic, linked: int) -> None:
+    async def scenario(bot: RunningBot) -> None:
+        await bot.dispatch(COLLECTION_REMINDER)
+        reminder = await bot.new_message(PATIENT_CHAT, 0)
+        await bot.press(PATIENT_CHAT, reminder, 2)  # 体調がすぐれない
+        answer = await bot.new_message(PATIENT_CHAT, 1)
+        assert "38℃以上の熱" in (answer.text or "")
+        nurse = await bot.new_message(NURSE_CHAT, 0)
+        assert "体調がすぐれない" in (nurse.text or "")
+        assert "山田様" in (nurse.text or "")
+
+    clinic.run(scenario)
+
+
+def test_a_reschedule_sends_a_change_notice_and_retires_the_old_buttons(
+        clinic: Clinic, linked: int) -> None:
+    collection = clinic.event_id("collection", 1)
+
+    async def scenario(bot: RunningBot) -> None:
+        await bot.dispatch(COLLECTION_REMINDER)  # Sat 2027-05-15 10:00
+        reminder = await bot.new_message(PATIENT_CHAT, 0)
+        assert reminder.reply_markup is not None
+        clinic.clock.set(tokyo(2027, 5, 15, 10, 5))
+        clinic.planner.reschedule(collection, date(2027, 5, 18), force=True)
+        await bot.dispatch()
+        notice = await bot.new_message(PATIENT_CHAT, 1)
+        text = notice.text or ""
+        assert text.startswith("【日程変更のお知らせ】")
+        assert "変更前 5月17日(月) 午前9時 → 変更後 5月18日(火) 午前9時" in text
+        await bot.tg.wait_for_async(
+            lambda: bot.tg.messages(PATIENT_CHAT)[0].reply_markup is None)
+        old = bot.tg.messages(PATIENT_CHAT)[0]
+        assert (old.text or "").startswith("【この案内は古くなりました】")
+
+    clinic.run(scenario)
+
+
+def test_a_cancelled_course_is_told_as_a_cancellation(clinic: Clinic, linked: int) -> None:
+    async def scenario(bot: RunningBot) -> None:
+        clinic.planner.cancel(1, "patient's wish", force=True)
+        await bot.dispatch()
+        notice = await bot.new_message(PATIENT_CHAT, 0)
+        text = notice.text or ""
+        assert text.startswith("【ご予約取り消しのお知らせ】")
+        assert "5月17日(月) 午前9時 は取り消しになりました。" in text
+
+    clinic.run(scenario)
+
+
+def test_the_evening_check_in_with_a_fever_alerts_the_nurses(
+        clinic: Clinic, linked: int) -> None:
+    async def scenario(bot: RunningBot) -> None:
+        await bot.dispatch(tokyo(2027, 6, 7, 19, 0))  # the evening of infusion 1
+        check_in = next(m for m in bot.tg.messages(PATIENT_CHAT)
+                        if "今夜の体調" in (m.text or ""))
+        labels = [row[0]["text"] for row in check_in.reply_markup["inline_keyboard"]]  # type: ignore[index]
+        assert labels == ["熱はありません", "38℃以上あります", "電話してほしい"]
+        before = len(bot.tg.messages(NURSE_CHAT))
+        await bot.press(PATIENT_CHAT, check_in, 1)
+        nurse = await bot.new_message(NURSE_CHAT, before)
+        assert (nurse.text or "").startswith("⚠ 点滴後の発熱の連絡です")
+        assert "山田様（#1）（ご本人）：「38℃以上あります」" in (nurse.text or "")
+
+    clinic.run(scenario)
+
+
+def test_a_check_in_without_a_fever_alerts_nobody(clinic: Clinic, linked: int) -> None:
+    async def scenario(bot: RunningBot) -> None:
+        await bot.dispatch(tokyo(2027, 6, 7, 19, 0))
+        check_in = next(m for m in bot.tg.messages(PATIENT_CHAT)
+                        if "今夜の体調" in (m.text or ""))
+        before = len(bot.tg.messages(NURSE_CHAT))
+        await bot.press(PATIENT_CHAT, check_in, 0)
+        await bot.dispatch()
+        assert len(bot.tg.messages(NURSE_CHAT)) == before
+
+    clinic.run(scenario)
+
+
+def test_a_lab_reminder_names_the_patient_the_infusion_and_its_time(
+        clinic: Clinic, linked: int) -> None:
+    link(clinic, LAB_CHAT, staff_id=clinic.add_staff("培養 一郎", "lab"))
+    clinic.tg.add_chat(LAB_CHAT, "Lab", language_code="ja")
+    due = clinic.rows("SELECT MIN(due_ts) AS due FROM reminders WHERE audience = 'lab'")[0]
+    from datetime import UTC, datetime
+
+    moment = datetime.fromtimestamp(due["due"], UTC).astimezone(tokyo(2027, 1, 1).tzinfo)
+
+    async def scenario(bot: RunningBot) -> None:
+        await bot.dispatch(moment + timedelta(seconds=1))
+        message = await bot.new_message(LAB_CHAT, 0)
+        text = message.text or ""
+        assert text.startswith("【培養ラボ】")
+        assert "山田様（#1）：1回目の点滴用の培養細胞を届けます。" in text
+        assert "（点滴 6月7日(月) 10:00）" in text
+
+    clinic.run(scenario)
