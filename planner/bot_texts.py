@@ -48,7 +48,7 @@ ANSWERS = (COME, CHANGE)
 PATIENT_COMMANDS = ("next", "schedule", "ics", "language", "stop", "help")
 STAFF_COMMANDS = ("today", "tomorrow", "week", "unconfirmed")
 # Why a message did not reach a chat, as alerts word them (other reasons are shown as given).
-REASONS = ("blocked", "chat_not_found", "deactivated")
+REASONS = ("blocked", "chat_not_found", "deactivated", "too_late")
 
 
 @dataclass(frozen=True)

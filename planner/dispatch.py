@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from planner import alerts
+from planner.calendar import ClinicCalendar
 from planner.clock import Clock
 from planner.config import Settings
 from planner.links import Chat, Links
@@ -122,6 +124,7 @@ class Dispatcher:
         self.links = Links(db)
         self.notices = Notices(db, settings)
         self.tz = ZoneInfo(settings.clinic.timezone)
+        self.calendar = ClinicCalendar(settings.clinic)
         bot = settings.bot
         self.limiter = RateLimiter(bot.messages_per_second,
                                    bot.seconds_between_messages_to_one_chat)
@@ -164,7 +167,7 @@ class Dispatcher:
         chats = self._chats_for(audience, int(str(row["patient_id"])))
         if not chats:
             self.outbox.fail_reminder(reminder_id, "no linked chat", now)
-            if audience in PATIENT_SIDE:
+            if audience == "patient":  # a family rule without family chats is no problem
                 self.outbox.add_alert("no_chat", ALERT_ROLES, {"reminder_id": reminder_id},
                                       now, event_id=int(str(row["event_id"])),
                                       patient_id=int(str(row["patient_id"])))
@@ -183,6 +186,11 @@ class Dispatcher:
 
     def _queue_alerts(self, now: datetime) -> None:
         for alert in self.outbox.pending_alerts():
+            first = alerts.earlier_today(self.db, alert, self.tz)
+            if first is not None:  # staff heard of this today; the digest lists it
+                with self.db.atomic():
+                    alerts.close_as_repeat(self.db, int(alert["id"]), first)
+                continue
             roles = tuple(r for r in str(alert["roles"]).split(",") if r)
             chats = self.links.staff_chats(roles)
             with self.db.atomic():
@@ -195,6 +203,8 @@ class Dispatcher:
         today = now.astimezone(self.tz).date()
         if now < digest_instant(today, self.settings.reminders, self.settings.clinic.timezone):
             return
+        if self.calendar.closed_reason(today) is not None:
+            return  # no digest on a day the clinic is closed
         for role in self.settings.reminders.digest_roles:
             chats = self.links.staff_chats((role,))
             if not chats:

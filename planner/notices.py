@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from planner import bot_texts, reach_texts, staff_texts
+from planner import alert_notices, alerts, bot_texts, reach_texts, staff_texts
 from planner.config import Settings
 from planner.config_protocol import parse_protocol
 from planner.links import Chat
@@ -27,7 +27,6 @@ from planner.reminders import CHECK_IN_SUFFIX
 CONFIRMABLE = (INFUSION, "collection")
 BLOOD_TEST = "blood_test"
 SERVES_INFUSION = ("cell_delivery",)
-REACH_ALERTS = ("patient_message", "unwell", "checkin_fever", "checkin_call")
 PATIENT_SIDE = ("patient", "family")
 
 
@@ -209,28 +208,10 @@ class Notices:
     # -- alerts and digests --------------------------------------------------------------
 
     def alert(self, alert: dict[str, Any], chat: Chat) -> str:
-        lang = chat.lang
-        detail = json.loads(alert["detail"] or "{}")
-        kind = alert["kind"]
-        if kind == "lab_notice":
-            return staff_texts.alert_lab_notice("\n".join(detail.get("changes", [])), lang)
-        if kind in REACH_ALERTS:
-            writer = reach_texts.Writer(self._staff_label(alert["patient_id"], lang),
-                                        detail.get("family_name"))
-            if kind == "patient_message":
-                return reach_texts.alert_message(writer, str(detail.get("text", "")), lang)
-            return reach_texts.alert_reach(kind, writer, str(detail.get("answer", "")), lang)
-        if kind == "unreachable":
-            name, patient_id = self._person(alert["patient_id"], detail.get("staff_id"))
-            return staff_texts.alert_unreachable(name, patient_id, _reason(detail), lang)
-        visit = self._event_visit(alert["event_id"])
-        if kind == "change_requested":
-            return staff_texts.alert_change_requested(visit, lang)
-        if kind == "no_chat":
-            return staff_texts.alert_no_chat(visit, lang)
-        return staff_texts.alert_delivery_failed(visit, _reason(detail), lang)
+        """An alert for a staff chat, naming the right person (see ``alert_notices``)."""
+        return alert_notices.render(self, alert, chat.lang)
 
-    def _staff_label(self, patient_id: int | None, lang: str) -> str:
+    def staff_label(self, patient_id: int | None, lang: str) -> str:
         """The patient as staff chats name them (``staff_names``, with the MRN)."""
         found = self.db.execute("SELECT name, mrn FROM patients WHERE id = ?",
                                 [patient_id]).fetchone()
@@ -238,16 +219,9 @@ class Notices:
         shown = staff_texts.display_name(name, self.settings.export.staff_names)
         return staff_texts.patient_label(shown, int(patient_id or 0), lang, mrn=mrn)
 
-    def _person(self, patient_id: int | None, staff_id: int | None) -> tuple[str, int]:
-        if patient_id is not None:
-            row = self.db.execute("SELECT name FROM patients WHERE id = ?", [patient_id]).fetchone()
-            return (row[0] if row else ""), patient_id
-        row = self.db.execute("SELECT name FROM staff WHERE id = ?", [staff_id]).fetchone()
-        return (row[0] if row else ""), int(staff_id or 0)
-
-    def _event_visit(self, event_id: int) -> bot_texts.Visit:
-        rows = self._visit_rows("e.id = ?", [event_id])
-        return self.visit(rows[0])
+    def event_visit(self, event_id: int) -> bot_texts.Visit:
+        """One event as staff see it."""
+        return self.staff_visit(self._visit_rows("e.id = ?", [event_id])[0])
 
     def digest(self, role: str, day: date, chat: Chat, now: datetime | None = None
                ) -> str:
@@ -257,19 +231,10 @@ class Notices:
         visits = self.staff_visits(day, day, role, moment)
         waiting = self.staff_visits(day, day + timedelta(days=1), None, moment,
                                     only_unconfirmed=True)
-        return staff_texts.digest_text(role, day, visits, waiting, chat.lang)
-
-
-def _reason(detail: dict[str, Any]) -> str:
-    reason = str(detail.get("reason", ""))
-    lowered = reason.lower()
-    if "blocked" in lowered:
-        return "blocked"
-    if "chat not found" in lowered:
-        return "chat_not_found"
-    if "deactivated" in lowered:
-        return "deactivated"
-    return reason
+        phone = [self.staff_label(p, chat.lang) for p in
+                 alerts.to_phone(self.db, {v.patient_id for v in [*visits, *waiting]
+                                           if v.patient_id})]
+        return staff_texts.digest_text(role, day, visits, waiting, chat.lang, to_phone=phone)
 
 
 def one_visit_per_infusion_day(visits: list[bot_texts.Visit]) -> list[bot_texts.Visit]:

@@ -134,10 +134,12 @@ def digest_text(
     lang: str,
     *,
     override_dir: Path | None = None,
+    to_phone: Sequence[str] = (),
 ) -> str:
     """The morning digest for a staff ``role``: ``day``'s visits for that role, then
     ``unconfirmed`` (e.g. the next day's infusions the patient has not answered yet), each
-    with its day. A role the catalogue has no word for is shown as given."""
+    with its day, then 「要電話」: the patients (``to_phone``, plain-text labels) no chat
+    reaches. A role the catalogue has no word for is shown as given."""
     words = Words(lang, override_dir)
     role_key = f"staff.role_{role}"
     role_word = words.plain(role_key) if role_key in words.messages else role
@@ -146,7 +148,10 @@ def digest_text(
     waiting = (_staff_list(unconfirmed, words, with_day=True)
                or [words.text("staff.all_answered")])
     heading = bold(words.text("staff.digest_unconfirmed"))
-    return "\n".join([bold(title), *today, "", heading, *waiting])
+    lines = [bold(title), *today, "", heading, *waiting]
+    if to_phone:
+        lines += ["", bold(words.text("staff.digest_to_phone")), *map(escape, to_phone)]
+    return "\n".join(lines)
 
 
 # --- staff alerts -----------------------------------------------------------------------
@@ -167,17 +172,31 @@ def _reason(reason: str, words: Words) -> list[str]:
     """The reason line (none for a blank reason): a known code in words, else as given."""
     if not reason.strip():
         return []
-    word = words.plain(f"alert.reason_{reason}") if reason in REASONS else reason
+    if reason in REASONS:
+        word = words.plain(f"alert.reason_{reason}")
+    else:  # the chat service's own words, in English: kept for English readers only
+        word = reason if words.lang == "en" else words.plain("alert.reason_other")
     return [words.text("alert.reason", reason=word)]
 
 
+def alert_reason_lines(reason: str, lang: str, *, override_dir: Path | None = None
+                       ) -> list[str]:
+    """The reason line of an alert (HTML), as :func:`alert_unreachable` words it."""
+    return _reason(reason, Words(lang, override_dir))
+
+
 def alert_change_requested(
-    visit: Visit, lang: str, *, override_dir: Path | None = None
+    visit: Visit, lang: str, *, who: str | None = None, override_dir: Path | None = None
 ) -> str:
-    """The patient pressed "I need to change" under this visit's reminder."""
+    """Someone pressed "I need to change" under this visit's reminder: ``who`` (plain
+    text: the patient or which family member), by default the patient."""
     words = Words(lang, override_dir)
     button = answer_buttons(lang, override_dir=override_dir)[1]
-    body = words.text("alert.change_body", answer=button)
+    if who is None:
+        label = patient_label(visit.patient_name, visit.patient_id, lang, mrn=visit.mrn,
+                              override_dir=override_dir)
+        who = words.plain("alert.from_patient", name=label)
+    body = words.text("alert.change_body", answer=button, who=who)
     return _alert(words, "change", *_about(visit, words), body)
 
 

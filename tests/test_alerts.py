@@ -1,0 +1,122 @@
+"""Staff alerts name the right person and do not flood; the digest lists whom to phone.
+
+The clinic of ``tests/test_dispatch.py``: 山田 太郎, first infusion Mon 2026-11-30 10:00
+(reminders Sun 11-29 18:00 and Mon 11-30 08:00, evening check-in Mon 11-30 19:00); staff
+chats in English; ``staff_names`` "initials", so staff read 山田 (#1).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from planner.dispatch import SendFailure
+from tests.test_dispatch import (  # noqa: F401 - fixtures
+    FAMILY_CHAT,
+    NURSE_CHAT,
+    PATIENT_CHAT,
+    RECEPTION_CHAT,
+    SECOND,
+    Clinic,
+    ClinicFactory,
+    clinic,
+    make_clinic,
+    tokyo,
+)
+
+
+def _without_chat(make_clinic: ClinicFactory) -> Clinic:
+    clinic = make_clinic()
+    clinic.add_patient()
+    clinic.plan()
+    clinic.link_staff()
+    return clinic
+
+
+def test_a_patient_without_a_chat_is_alerted_once_on_mon_30_november(
+        make_clinic: ClinicFactory) -> None:
+    clinic = _without_chat(make_clinic)
+    clinic.clock.set(tokyo(2026, 11, 30, 7, 59))
+
+    clinic.run_until(tokyo(2026, 11, 30, 19, 1))  # the 08:00 reminder and the check-in
+
+    first, repeat = clinic.alerts("no_chat")[::-1]
+    assert json.loads(repeat["detail"])["repeat_of"] == first["id"]
+    told = [s for s in clinic.sender.to(NURSE_CHAT) if "No chat linked" in s.text]
+    assert len(told) == 1
+
+
+def test_the_same_patient_is_alerted_again_the_next_day(make_clinic: ClinicFactory) -> None:
+    clinic = _without_chat(make_clinic)
+    clinic.clock.set(tokyo(2026, 11, 29, 17, 59))
+
+    clinic.run_until(tokyo(2026, 11, 30, 8, 1))  # Sun 18:00, then Mon 08:00
+
+    told = [s for s in clinic.sender.to(NURSE_CHAT) if "No chat linked" in s.text]
+    assert len(told) == 2
+
+
+def test_the_digest_lists_a_patient_no_chat_reaches_under_to_phone(
+        make_clinic: ClinicFactory) -> None:
+    clinic = _without_chat(make_clinic)
+    clinic.clock.set(tokyo(2026, 11, 30, 7, 29))
+
+    clinic.run_until(tokyo(2026, 11, 30, 7, 31))
+
+    digest = next(s for s in clinic.sender.to(NURSE_CHAT) if "Good morning" in s.text)
+    assert digest.text.split("To phone", 1)[1].count("山田 (#1)") == 1
+
+
+def test_no_digest_on_sunday_6_december_when_the_clinic_is_closed(clinic: Clinic) -> None:
+    clinic.link_staff()
+    clinic.clock.set(tokyo(2026, 12, 6, 7, 29))
+
+    clinic.run_until(tokyo(2026, 12, 7, 7, 31))
+
+    digests = [s for s in clinic.sender.to(NURSE_CHAT) if "Good morning" in s.text]
+    assert len(digests) == 1
+    assert "Mon 7 Dec" in digests[0].text
+
+
+def test_a_blocked_staff_chat_is_alerted_as_a_staff_chat(clinic: Clinic) -> None:
+    clinic.link_staff()
+    clinic.sender.fail(NURSE_CHAT, SendFailure("blocked", "Forbidden: bot was blocked"))
+    clinic.clock.set(tokyo(2026, 11, 30, 7, 29))
+
+    clinic.run_until(tokyo(2026, 11, 30, 7, 31))
+
+    (alert,) = [s for s in clinic.sender.to(RECEPTION_CHAT) if s.text.startswith("<b>⚠")]
+    assert alert.text.startswith("<b>⚠ A staff chat cannot be reached</b>")
+    assert "nurse 2001 (nurse)" in alert.text
+    assert "#" not in alert.text
+
+
+def test_a_blocked_family_chat_names_the_family_member_and_says_the_patient_is_reached(
+        clinic: Clinic) -> None:
+    clinic.link_staff()
+    clinic.sender.fail(FAMILY_CHAT, SendFailure("blocked", "Forbidden: bot was blocked"))
+    moment = tokyo(2026, 11, 29, 18, 0)
+    clinic.clock.set(moment - SECOND)
+
+    clinic.run_until(moment + timedelta(minutes=1))
+
+    assert any("Good" not in s.text for s in clinic.sender.to(PATIENT_CHAT))
+    (alert,) = [s for s in clinic.sender.to(NURSE_CHAT) if s.text.startswith("<b>⚠")]
+    assert "山田 花子 (family of 山田 (#1))" in alert.text
+    assert "The patient's own chat still gets the messages." in alert.text
+
+
+def test_a_family_rule_without_a_family_chat_raises_no_alert(make_clinic: ClinicFactory
+                                                             ) -> None:
+    rules = {"reminders": {"rule": [
+        {"kind": "infusion", "audience": "family", "days_before": 1, "at": "18:00"}]}}
+    clinic = make_clinic(rules)
+    clinic.add_patient()
+    clinic.plan()
+    clinic.link_staff()
+    clinic.link(PATIENT_CHAT, patient_id=1)
+    clinic.clock.set(tokyo(2026, 11, 29, 17, 59))
+
+    clinic.run_until(tokyo(2026, 11, 29, 18, 1))
+
+    assert clinic.alerts("no_chat") == []
