@@ -234,9 +234,9 @@ def answer_buttons(lang: str, *, override_dir: Path | None = None) -> tuple[str,
 def answered_text(
     original_html: str, answer: str, lang: str, *, override_dir: Path | None = None
 ) -> str:
-    """The reminder after a button press, to edit the message with: its closing request to
-    tap a button (and an earlier answer, if the patient answers again) is replaced by the
-    patient's answer. ``answer`` is ``"come"`` or ``"change"``, else ValueError.
+    """The reminder after a button press, to edit the message with: its request to tap a
+    button (or an earlier answer, if the patient answers again) is replaced by the
+    patient's answer; without either, the answer is added at the end. ``answer`` is ``"come"`` or ``"change"``, else ValueError.
     ``original_html`` is our own reminder (or Telegram's HTML of it): it is kept as is."""
     if answer not in ANSWERS:
         raise ValueError(f"answer must be one of {', '.join(ANSWERS)}, got {answer!r}")
@@ -246,10 +246,12 @@ def answered_text(
         words.plain(f"reminder.answered_{name}", answer=button) for name, button in buttons.items()
     }
     lines = original_html.rstrip().split("\n")
-    while lines and (visible_text(lines[-1]).strip() in endings or not lines[-1].strip()):
-        lines.pop()
-    answered = words.text(f"reminder.answered_{answer}", answer=buttons[answer])
-    return "\n".join([*lines, "", bold(answered)])
+    answered = bold(words.text(f"reminder.answered_{answer}", answer=buttons[answer]))
+    asks = [i for i, line in enumerate(lines) if visible_text(line).strip() in endings]
+    if not asks:
+        return "\n".join([*lines, "", answered])
+    lines[asks[-1]] = answered  # in the request's place, above the clinic's footer
+    return "\n".join(lines)
 
 
 # --- patients: commands -----------------------------------------------------------------
