@@ -236,7 +236,8 @@ def answered_text(
 ) -> str:
     """The reminder after a button press, to edit the message with: its request to tap a
     button (or an earlier answer, if the patient answers again) is replaced by the
-    patient's answer; without either, the answer is added at the end. ``answer`` is ``"come"`` or ``"change"``, else ValueError.
+    patient's answer; without either, the answer is added at the end. ``answer`` is
+    ``"come"`` or ``"change"``, else ValueError.
     ``original_html`` is our own reminder (or Telegram's HTML of it): it is kept as is."""
     if answer not in ANSWERS:
         raise ValueError(f"answer must be one of {', '.join(ANSWERS)}, got {answer!r}")
