@@ -18,6 +18,7 @@ from telegram.ext import ContextTypes
 
 from planner import bot_reach, bot_texts, reach_texts, staff_texts
 from planner.clock import Clock
+from planner.closures import closure_words
 from planner.config import Settings
 from planner.feed_server import feed_url
 from planner.feeds import Feeds
@@ -189,8 +190,10 @@ async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     ctx = _ctx(context)
     visits = ctx.notices.patient_visits(linked.patient_id, ctx.now(), upcoming=False)
-    await _reply(update, bot_texts.schedule_text(visits, linked.lang,
-                                                 ctx.planner.calendar.closed_reason))
+    closed = closure_words(ctx.planner.calendar, linked.lang)
+    await _reply(update, bot_texts.schedule_text(visits, linked.lang, closed,
+                                                 today=ctx.now().date(),
+                                                 head=ctx.settings.letterhead))
 
 
 async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

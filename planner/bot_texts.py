@@ -32,7 +32,7 @@ from planner.letterhead import (
     urgent_lines,
 )
 from planner.model import INFUSION
-from planner.monthview import day_marks, render_months
+from planner.monthview import day_marks, render_grid
 from planner.telegram_html import visible_text
 from planner.texts import (
     Messages,
@@ -211,9 +211,14 @@ def _what(visit: Visit, words: Words) -> list[str]:
 
 def _visit_block(visit: Visit, words: Words) -> list[str]:
     """The visit's day and arrival time in bold, then what happens and its instructions."""
-    arrive = visit.arrive or visit.start
-    day = f"{format_day(arrive.date(), words.lang)} {format_clock(arrive, words.lang)}"
-    return [bold(escape(day)), *_what(visit, words)]
+    return [bold(escape(day_and_time(visit.arrive or visit.start, words.lang))),
+            *_what(visit, words)]
+
+
+def day_and_time(moment: datetime, lang: str) -> str:
+    """``12月7日(月) 午前9時30分`` / ``Mon 7 Dec, 9:30 am`` (plain text)."""
+    separator = ", " if lang == "en" else " "
+    return f"{format_day(moment.date(), lang)}{separator}{format_clock(moment, lang)}"
 
 
 def visit_time(visit: Visit, lang: str) -> str:
@@ -280,33 +285,37 @@ def schedule_text(
     closed: Callable[[date], str | None],
     *,
     override_dir: Path | None = None,
+    today: date | None = None,
+    head: Letterhead = PLAIN,
 ) -> str:
-    """/schedule: one line per visit (day, time, title, status if not simply planned; a
-    cancelled one struck through), then the months from the first visit to the last in a
-    ``<pre>`` block, closed days marked by ``closed``. Cancelled visits get no calendar mark.
-    """
+    """/schedule: one line per visit (day, arrival time, title, status if not simply
+    planned; a cancelled one struck through), then the months from ``today``'s (or the
+    first visit's, if later) to the last visit's in a ``<pre>`` block that fits a phone,
+    its legend below it, and the clinic's footer. Cancelled visits get no calendar mark;
+    ``closed`` words the closed days (see ``planner.closures``)."""
     words = Words(lang, override_dir)
     if not visits:
-        return words.text("label.no_visits")
+        return "\n".join([words.text("label.no_visits"), "",
+                          *footer(head, lang, override_dir=override_dir)])
     ordered = sorted(visits, key=lambda visit: visit.start)
     lines = [_schedule_line(visit, words) for visit in ordered]
     marks = day_marks(
         [visit for visit in ordered if visit.status != "cancelled"], lang,
         override_dir=override_dir,
     )
-    months = render_months(
-        marks, lang=lang, closed=closed, first=ordered[0].start.date(),
-        last=ordered[-1].start.date(), override_dir=override_dir,
-    )
+    last = ordered[-1].start.date()
+    first = min(max(ordered[0].start.date(), today or date.min), last)
+    grid, legend = render_grid(marks, lang=lang, closed=closed, first=first, last=last,
+                               override_dir=override_dir)
     heading = bold(words.text("bot.schedule_title"))
-    return "\n".join([heading, *lines, "", f"<pre>{escape(months.rstrip())}</pre>"])
+    return "\n".join([heading, *lines, "", f"<pre>{escape(grid)}</pre>", *map(escape, legend),
+                      "", *footer(head, lang, override_dir=override_dir)])
 
 
 def _schedule_line(visit: Visit, words: Words) -> str:
     """``1月13日(水) 午前9時30分 ANK細胞の点滴 1回目（全8回）（採血あり）``: an infusion
     day at its arrival time, as one line."""
-    arrive = visit.arrive or visit.start
-    when = f"{format_day(arrive.date(), words.lang)} {format_clock(arrive, words.lang)}"
+    when = day_and_time(visit.arrive or visit.start, words.lang)
     title = words.title(visit)
     if visit.kind == INFUSION and visit.arrive is not None:
         title = words.text("infusion.schedule_line", title=words.plain_title(visit))

@@ -14,16 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from planner.bot_texts import Words, bold, escape, footer
+from planner.bot_texts import Words, bold, day_and_time, escape, footer
 from planner.letterhead import (
     PLAIN,
     Letterhead,
     fever_lines,
-    format_clock,
     threshold,
     urgent_lines,
 )
-from planner.texts import event_title, format_day, load_messages
+from planner.texts import event_title, load_messages
 
 UNWELL_DATA = "u"
 CHECK_IN_ANSWERS = ("fine", "fever", "call_me")
@@ -165,9 +164,7 @@ class VisitChange:
 
 
 def _moment(moment: datetime | None, lang: str) -> str:
-    if moment is None:
-        return ""
-    return f"{format_day(moment.date(), lang)} {format_clock(moment, lang)}"
+    return "" if moment is None else day_and_time(moment, lang)
 
 
 def change_notice_text(name: str, changes: Sequence[VisitChange], lang: str, *,

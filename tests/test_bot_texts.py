@@ -278,27 +278,36 @@ def test_schedule_in_japanese_lists_every_visit_in_order_with_its_status() -> No
 def test_schedule_strikes_through_a_cancelled_visit_in_english() -> None:
     cancelled = visit(seq=4, start=tokyo(12, 10, 10), status="cancelled")
     text = schedule_text([INFUSION_3, cancelled], "en", year_end)
-    assert "<s>Thu 10 Dec 10:00 am ANK cell infusion 4 of 8</s> (cancelled)" in text
+    assert "<s>Thu 10 Dec, 10:00 am ANK cell infusion 4 of 8</s> (cancelled)" in text
 
 
-def test_schedule_ends_with_the_month_view_in_a_pre_block() -> None:
+def test_schedule_shows_the_month_view_in_a_pre_block_and_its_legend_below() -> None:
     text = schedule_text([COLLECTION, INFUSION_3], "ja", year_end)
-    month = text[text.index("<pre>") :]
-    assert month.endswith("</pre>")
+    month = text[text.index("<pre>") : text.index("</pre>")]
     assert "2026年11月" in month
     assert "2026年12月" in month
-    assert "29 休" in month  # Tue 2026-12-29, the year-end closure
-    assert " 7 3" in month  # Mon 2026-12-07, infusion 3
+    assert "29休" in month  # Tue 2026-12-29, the year-end closure
+    assert " 7点" in month  # Mon 2026-12-07, infusion 3
+    after = text[text.index("</pre>") + len("</pre>"):].splitlines()
+    assert after[1:4] == ["点＝ANK細胞の点滴", "採＝リンパ球の採取（成分採血）",
+                          "休＝休診日（年末年始）"]
+
+
+def test_schedule_month_view_starts_at_the_current_month() -> None:
+    text = schedule_text([COLLECTION, INFUSION_3], "ja", year_end, today=date(2026, 12, 1))
+    month = text[text.index("<pre>") : text.index("</pre>")]
+    assert "2026年11月" not in month
+    assert "2026年12月" in month
 
 
 def test_schedule_month_view_gives_a_cancelled_visit_no_mark() -> None:
     cancelled = visit(seq=4, start=tokyo(12, 10, 10), status="cancelled")
     month = schedule_text([INFUSION_3, cancelled], "en", year_end).split("<pre>")[1]
-    assert "10 4" not in month
+    assert "10 I" not in month
 
 
 def test_schedule_without_visits_says_none_are_planned() -> None:
-    assert schedule_text([], "ja", year_end) == "予定されているご来院はありません。"
+    assert schedule_text([], "ja", year_end).splitlines()[0] == "予定されているご来院はありません。"
 
 
 def test_patient_help_lists_the_patient_commands_and_no_staff_command() -> None:
@@ -762,7 +771,7 @@ def test_split_message_parts_fit_parse_and_rejoin(
 @settings(deadline=None)
 @given(limit=st.integers(min_value=60, max_value=400))
 def test_split_schedule_keeps_the_month_view_inside_pre_blocks(limit: int) -> None:
-    month = MONTH_VIEW[MONTH_VIEW.index("<pre>") + 5 : -len("</pre>")]
+    month = MONTH_VIEW[MONTH_VIEW.index("<pre>") + 5 : MONTH_VIEW.index("</pre>")]
     in_pre: list[str] = []
     for part in split_message(MONTH_VIEW, limit=limit):
         text, entities = format_text(part, "HTML")

@@ -77,7 +77,7 @@ def categories(data: bytes) -> set[str]:
 def test_init_creates_an_sqlite_database_and_names_it(planner_cli: PlannerCli) -> None:
     result = planner_cli.ok("init")
 
-    assert result.output == f"Database ready: {planner_cli.db} (schema 5)\n"
+    assert result.output == f"Database ready: {planner_cli.db} (schema 6)\n"
     assert planner_cli.db.read_bytes()[:16] == b"SQLite format 3\x00"
 
 

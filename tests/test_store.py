@@ -80,9 +80,9 @@ def test_foreign_keys_refuse_an_event_of_a_course_that_does_not_exist(store: Sto
             " updated_at) VALUES ('x@y', 99, 'infusion', 1, '', '', '', 'scheduled', '')")
 
 
-def test_open_database_creates_every_table_at_schema_version_5(store: Store) -> None:
+def test_open_database_creates_every_table_at_schema_version_6(store: Store) -> None:
     assert {"patients", "staff", "courses", "events", "audit"} <= set(store.db.table_names())
-    assert schema_version(store.db) == 5
+    assert schema_version(store.db) == 6
 
 
 def test_migrations_run_twice_change_nothing(db_file: Path) -> None:
@@ -93,7 +93,7 @@ def test_migrations_run_twice_change_nothing(db_file: Path) -> None:
     second = open_database(db_file)
 
     assert list(second.conn.iterdump()) == before
-    assert second.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone() == (5,)
+    assert second.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone() == (6,)
     first.close()
     second.close()
 

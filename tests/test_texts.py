@@ -123,7 +123,7 @@ def test_cell_delivery_has_no_patient_instructions() -> None:
 
 def test_japanese_instructions_are_short_polite_sentences() -> None:
     messages = load_messages("ja")
-    for kind in ("collection", "infusion", "blood_test", "follow_up"):
+    for kind in ("collection", "blood_test", "follow_up"):
         for line in messages.get(f"{kind}.instructions").splitlines():
             assert line.endswith(("ます。", "ください。")), line
 
@@ -249,9 +249,9 @@ def test_event_title_of_an_unknown_kind_is_its_name_with_spaces() -> None:
 
 
 def test_patient_description_is_title_then_instructions() -> None:
-    lines = patient_description("infusion", 1, 8, "en").splitlines()
-    assert lines[0] == "ANK cell infusion 1 of 8"
-    assert lines[1] == "The drip takes about an hour."
+    lines = patient_description("collection", 1, 8, "en").splitlines()
+    assert lines[0] == "Lymphocyte collection"
+    assert lines[1] == "Please eat a normal breakfast."
 
 
 def test_patient_description_of_cell_delivery_is_the_title_alone() -> None:
