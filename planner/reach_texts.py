@@ -65,7 +65,7 @@ def check_in_text(name: str, lang: str, *, head: Letterhead = PLAIN,
     """The check-in the evening of an infusion: a neutral first line, whose it is, how
     do you feel; three buttons follow (:func:`check_in_buttons`)."""
     words = Words(lang, override_dir)
-    lines = [bold(words.text("reminder.heading", clinic=head.clinic))]
+    lines = [bold(words.text("checkin.heading", clinic=head.clinic))]
     if name.strip():
         lines.append(words.text("reminder.for_patient", name=name))
     return "\n".join([*lines, words.text("checkin.question"), "",
