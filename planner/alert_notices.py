@@ -32,6 +32,9 @@ def render(notices: Notices, alert: dict[str, Any], lang: str) -> str:
         return reach_texts.alert_reach(kind, writer, str(detail.get("answer", "")), lang)
     if kind == "unreachable":
         return _unreachable(notices, alert, detail, lang)
+    if kind == "stopped":
+        who = reach_texts.who_wrote(_writer(notices, alert, detail, lang), lang)
+        return alert_texts.alert_stopped(who, lang)
     visit = notices.event_visit(alert["event_id"])
     if kind == "change_requested":
         writer = _writer(notices, alert, detail, lang)

@@ -35,3 +35,11 @@ def alert_family_unreachable(family_name: str, patient: str, patient_reached: bo
                       words.text("alert.family_who", family_name=family_name, patient=patient),
                       words.text(f"alert.family_patient_{state}"),
                       *alert_reason_lines(reason, lang, override_dir=override_dir)])
+
+
+def alert_stopped(who: str, lang: str, *, override_dir: Path | None = None) -> str:
+    """A patient's or family member's chat stopped its reminders (/stop, confirmed);
+    ``who`` is plain text (see ``reach_texts.who_wrote``)."""
+    words = Words(lang, override_dir)
+    return "\n".join([bold(words.text("alert.stopped_title")),
+                      words.text("alert.stopped_body", who=who)])

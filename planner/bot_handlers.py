@@ -16,7 +16,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from planner import bot_reach, bot_texts, reach_texts, staff_texts
+from planner import bot_choices, bot_reach, bot_texts, reach_texts, staff_texts
 from planner.clock import Clock
 from planner.closures import closure_words
 from planner.config import Settings
@@ -217,13 +217,20 @@ async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """``/language`` switches between Japanese and English; ``/language en`` picks one."""
+    """``/language`` offers [日本語] [English]; ``/language en`` picks one at once."""
     linked = _linked(update, context)
     if linked is None:
         await _reply(update, _generic(update, context))
         return
     wanted = (context.args[0].lower() if context.args else "")[:2]
-    new = wanted if wanted in ("ja", "en") else ("en" if linked.lang == "ja" else "ja")
+    if wanted not in ("ja", "en"):
+        await bot_choices.ask_language(update, linked.lang)  # never a switch on one tap
+        return
+    await _switch_language(update, context, linked, wanted)
+
+
+async def _switch_language(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Chat,
+                           new: str) -> None:
     ctx = _ctx(context)
     with ctx.planner.store.transaction():
         ctx.planner.links.set_language(linked.chat_id, new)
@@ -236,12 +243,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if linked is None:
         await _reply(update, _generic(update, context))
         return
-    ctx = _ctx(context)
-    with ctx.planner.store.transaction():
-        ctx.planner.links.unlink(linked.chat_id, ctx.now())
-        Feeds(ctx.planner.store.db, ctx.settings).revoke_chat(linked.chat_id, ctx.now())
-    await _reply(update, bot_texts.stop_text(linked.lang))
-    await set_chat_menu(context.bot, None, chat_id=linked.chat_id)
+    await bot_choices.ask_stop(update, linked)  # unlinks only after 止める
 
 
 async def _staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
@@ -347,6 +349,8 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _reach_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
                         linked: Chat | None, data: str) -> bool:
     """「体調がすぐれない」 and the check-in's answers; False for any other button."""
+    if await _choice_button(update, context, linked, data):
+        return True
     check_in = reach_texts.parse_check_in(data)
     if data != reach_texts.UNWELL_DATA and check_in is None:
         return False
@@ -358,6 +362,24 @@ async def _reach_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
         await _acknowledge(update.callback_query)
     else:
         await bot_reach.check_in(update, context, linked, *check_in)
+    return True
+
+
+async def _choice_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                         linked: Chat | None, data: str) -> bool:
+    """/stop's and /language's buttons; False for any other button."""
+    lang = bot_choices.language_of(data)
+    if data not in (bot_choices.STOP_YES, bot_choices.STOP_NO) and lang is None:
+        return False
+    if linked is None:
+        await _acknowledge(update.callback_query)
+    elif lang is not None:
+        await _acknowledge(update.callback_query)
+        await _switch_language(update, context, linked, lang)
+    else:
+        await bot_choices.stop_answered(update, context, linked, data)
+        if data == bot_choices.STOP_YES:
+            await set_chat_menu(context.bot, None, chat_id=linked.chat_id)
     return True
 
 

@@ -115,6 +115,8 @@ STAFF: dict[str, Builder] = {
     "alert_message": lambda lang: reach_texts.alert_message(WRITER, "熱が39度あります", lang),
     "alert_unwell": lambda lang: reach_texts.alert_reach(
         "unwell", WRITER, reach_texts.unwell_label(lang), lang),
+    "alert_stopped": lambda lang: alert_texts.alert_stopped(
+        reach_texts.who_wrote(WRITER, lang), lang),
     "alert_check_in": lambda lang: reach_texts.alert_reach(
         "checkin_fever", WRITER, reach_texts.check_in_label("fever", lang), lang),
 }

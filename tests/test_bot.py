@@ -254,6 +254,14 @@ def linked(clinic: Clinic, patient: int) -> int:
     return patient
 
 
+async def stop_confirmed(bot: RunningBot, chat_id: int) -> StoredMessage:
+    """/stop, then 止める under its question; returns the question as it reads after."""
+    question = await bot.say(chat_id, "/stop")
+    await bot.press(chat_id, question, 0)
+    await bot.tg.wait_for_async(lambda: bot.tg.messages(chat_id)[-1].edits == 1)
+    return bot.tg.messages(chat_id)[-1]
+
+
 def raw(message: StoredMessage) -> str:
     assert message.raw_text is not None
     return message.raw_text
@@ -339,7 +347,10 @@ def test_language_switches_the_answers_between_japanese_and_english(
         clinic: Clinic, linked: int) -> None:
     async def scenario(bot: RunningBot) -> None:
         japanese = await bot.say(PATIENT_CHAT, "/next")
-        switched = await bot.say(PATIENT_CHAT, "/language")
+        choice = await bot.say(PATIENT_CHAT, "/language")  # buttons, no switch yet
+        before = len(bot.tg.messages(PATIENT_CHAT))
+        await bot.press(PATIENT_CHAT, choice, 1)  # English
+        switched = await bot.new_message(PATIENT_CHAT, before)
         english = await bot.say(PATIENT_CHAT, "/next")
         back = await bot.say(PATIENT_CHAT, "/language ja")
         assert raw(switched) == bot_texts.language_text("en")
@@ -405,7 +416,7 @@ def test_ics_gives_the_chat_its_own_feed_link_again_and_stop_revokes_it(
             bot.tg.send_text(PATIENT_CHAT, "/ics")
             link_message = await bot.new_message(PATIENT_CHAT, before + 1)
             links.append((link_message.text or "").splitlines()[-1])
-        await bot.say(PATIENT_CHAT, "/stop")
+        await stop_confirmed(bot, PATIENT_CHAT)
 
     clinic.run(scenario)
     assert links[0] == links[1]
@@ -437,7 +448,7 @@ def test_help_lists_the_patient_commands(clinic: Clinic, linked: int) -> None:
 def test_stop_unlinks_the_chat_and_no_reminder_reaches_it_afterwards(
         clinic: Clinic, linked: int) -> None:
     async def scenario(bot: RunningBot) -> None:
-        answer = await bot.say(PATIENT_CHAT, "/stop")
+        answer = await stop_confirmed(bot, PATIENT_CHAT)
         assert raw(answer) == bot_texts.stop_text("ja")
         after = await bot.say(PATIENT_CHAT, "/next")
         assert raw(after) == bot_texts.generic_text("ja")

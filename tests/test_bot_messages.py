@@ -156,3 +156,47 @@ def test_a_lab_reminder_names_the_patient_the_infusion_and_its_time(
         assert "（点滴 6月7日(月) 10:00）" in text
 
     clinic.run(scenario)
+
+
+def test_stop_asks_first_and_keeps_the_link_until_stop_is_pressed(
+        clinic: Clinic, linked: int) -> None:
+    async def scenario(bot: RunningBot) -> None:
+        question = await bot.say(PATIENT_CHAT, "/stop")
+        labels = [row[0]["text"] for row in question.reply_markup["inline_keyboard"]]  # type: ignore[index]
+        assert labels == ["止める", "止めない"]
+        assert clinic.rows("SELECT unlinked_at FROM chats WHERE chat_id = ?",
+                           [PATIENT_CHAT]) == [{"unlinked_at": None}]
+        await bot.press(PATIENT_CHAT, question, 1)  # 止めない
+        await bot.tg.wait_for_async(lambda: bot.tg.messages(PATIENT_CHAT)[-1].edits == 1)
+        assert bot.tg.messages(PATIENT_CHAT)[-1].text == "お知らせはこれまでどおりお送りします。"
+
+    clinic.run(scenario)
+    assert clinic.rows("SELECT unlinked_at FROM chats WHERE chat_id = ?",
+                       [PATIENT_CHAT]) == [{"unlinked_at": None}]
+
+
+def test_a_confirmed_stop_tells_the_nurse_and_the_receptionist(
+        clinic: Clinic, linked: int) -> None:
+    async def scenario(bot: RunningBot) -> None:
+        question = await bot.say(PATIENT_CHAT, "/stop")
+        await bot.press(PATIENT_CHAT, question, 0)  # 止める
+        for chat_id in (NURSE_CHAT, RECEPTION_CHAT):
+            alert = await bot.new_message(chat_id, 0)
+            assert (alert.text or "").startswith("⚠ お知らせが停止されました")
+            assert "山田様（#1）（ご本人）がチャットのお知らせを止めました。" in (alert.text or "")
+
+    clinic.run(scenario)
+    (chat,) = clinic.rows("SELECT unlinked_at FROM chats WHERE chat_id = ?", [PATIENT_CHAT])
+    assert chat["unlinked_at"] is not None
+
+
+def test_language_without_a_word_offers_both_languages_and_switches_nothing(
+        clinic: Clinic, linked: int) -> None:
+    async def scenario(bot: RunningBot) -> None:
+        choice = await bot.say(PATIENT_CHAT, "/language")
+        labels = [row[0]["text"] for row in choice.reply_markup["inline_keyboard"]]  # type: ignore[index]
+        assert labels == ["日本語", "English"]
+
+    clinic.run(scenario)
+    assert clinic.rows("SELECT lang FROM chats WHERE chat_id = ?",
+                       [PATIENT_CHAT]) == [{"lang": "ja"}]
