@@ -71,6 +71,8 @@ class Visit:
     patient_name: str = ""
     patient_id: int = 0
     confirmed: str | None = None
+    makeup: bool = False
+    """An infusion added to make up for a missed one."""
     arrive: datetime | None = None
     """For an infusion day: when the patient must be there (the blood test before it)."""
     mrn: str | None = None
@@ -110,6 +112,8 @@ class Words:
         return escape(self.plain_title(visit))
 
     def plain_title(self, visit: Visit) -> str:
+        if visit.makeup:
+            return self.plain("infusion.numbered_makeup", n=visit.seq, total=visit.total)
         return event_title(
             visit.kind, visit.seq, visit.total, self.lang, override_dir=self.override_dir
         )

@@ -36,7 +36,8 @@ def visit_changes(protocol: Protocol, before: Sequence[PlannedEvent],
     """What changed for the patient, in time order: visits the patient attends only; a
     blood test only when its infusion did not change with it."""
     old = {slot_key(protocol, event): event for event in before}
-    total = sum(1 for e in after if e.kind == INFUSION and e.status is not Status.CANCELLED)
+    given = [e.seq for e in sorted(after, key=lambda e: e.start)
+             if e.kind == INFUSION and e.status not in (Status.MISSED, Status.CANCELLED)]
     found = []
     for event in after:
         if "patient" not in protocol.audience_of(event.kind):
@@ -44,10 +45,13 @@ def visit_changes(protocol: Protocol, before: Sequence[PlannedEvent],
         how = _how(old.get(slot_key(protocol, event)), event)
         if how is not None:
             previous = old.get(slot_key(protocol, event))
+            number = (given.index(event.seq) + 1 if event.kind == INFUSION
+                      and event.seq in given else event.seq)
             found.append(reach_texts.VisitChange(
-                event.kind, event.seq, total, how,
+                event.kind, number, protocol.infusions, how,
                 previous.start if previous is not None else None,
-                event.start if how in ("moved", "added") else None))
+                event.start if how in ("moved", "added") else None,
+                makeup=event.kind == INFUSION and event.seq > protocol.infusions))
     infusions = {c.seq for c in found if c.kind == INFUSION}
     kept = [c for c in found if not (c.kind == FOLDED and c.seq in infusions)]
     return sorted(kept, key=_when)

@@ -69,25 +69,44 @@ class Notices:
         status = row["status"]
         if status == "scheduled" and now is not None and end <= now:
             status = "done"
+        seq, total, makeup = self._numbering(row)
         return bot_texts.Visit(
-            kind=row["kind"], seq=row["seq"], total=self._total(row["course_id"]), start=start,
+            kind=row["kind"], seq=seq, total=total, makeup=makeup, start=start,
             end=end, status=status, patient_name=row.get("patient_name") or "",
             patient_id=row.get("patient_id") or 0,
             confirmed=self.outbox.confirmation(row["event_id"], row["revision"]),
             arrive=self._arrival(row), mrn=self._mrn(row.get("patient_id")),
             infusion_start=self._served_infusion(row))
 
-    def _same_day_start(self, course_id: int, kind: str, seq: int) -> datetime | None:
+    def _numbering(self, row: dict[str, Any]) -> tuple[int, int, bool]:
+        """(number, of how many, is a make-up) as patients count: a course is "8 of 8"
+        however many were missed; a missed infusion keeps its number, and the make-up that
+        replaces it is numbered among those given (``8回目（お休みした分の振替）``)."""
+        planned = self.protocol(row["protocol_snapshot"]).infusions
+        if row["kind"] != INFUSION:
+            return int(row["seq"]), planned, False
+        given = [seq for (seq,) in self.db.execute(
+            "SELECT seq FROM events WHERE course_id = ? AND kind = 'infusion'"
+            " AND status NOT IN ('missed', 'cancelled') ORDER BY start_ts", [row["course_id"]])]
+        seq = int(row["seq"])
+        number = given.index(seq) + 1 if seq in given else seq
+        return number, planned, seq > planned
+
+    def _same_day_start(self, course_id: int, kind: str, seq: int, *,
+                        any_status: bool = False) -> datetime | None:
         found = self.db.execute(
             "SELECT start FROM events WHERE course_id = ? AND kind = ? AND seq = ?"
-            " AND status != 'cancelled'", [course_id, kind, seq]).fetchone()
+            + ("" if any_status else " AND status != 'cancelled'"),
+            [course_id, kind, seq]).fetchone()
         return datetime.fromisoformat(found[0]).astimezone(self.tz) if found else None
 
     def _arrival(self, row: dict[str, Any]) -> datetime | None:
-        """An infusion's arrival time: its blood test's start, when that is earlier."""
+        """An infusion's arrival time: its blood test's start, when that is earlier (a
+        missed infusion keeps its blood test folded in, cancelled with it)."""
         if row["kind"] != INFUSION:
             return None
-        test = self._same_day_start(row["course_id"], BLOOD_TEST, row["seq"])
+        test = self._same_day_start(row["course_id"], BLOOD_TEST, row["seq"],
+                                    any_status=row["status"] != "scheduled")
         start = datetime.fromisoformat(row["start"]).astimezone(self.tz)
         return test if test is not None and test < start else None
 
@@ -109,12 +128,6 @@ class Notices:
         visit = self.visit(row, now)
         shown = staff_texts.display_name(visit.patient_name, self.settings.export.staff_names)
         return replace(visit, patient_name=shown)
-
-    def _total(self, course_id: int) -> int:
-        (count,) = self.db.execute(
-            "SELECT COUNT(*) FROM events WHERE course_id = ? AND kind = 'infusion'",
-            [course_id]).fetchone()
-        return int(count)
 
     def _visit_rows(self, where: str, params: list[Any]) -> list[dict[str, Any]]:
         return list(self.db.query(
@@ -240,7 +253,5 @@ class Notices:
 def one_visit_per_infusion_day(visits: list[bot_texts.Visit]) -> list[bot_texts.Visit]:
     """Patients see an infusion day as one visit: the blood test before an infusion is
     folded into it (as its arrival time) and not listed on its own."""
-    arrivals = {(v.seq, v.start.date()) for v in visits
-                if v.kind == INFUSION and v.arrive is not None}
-    return [v for v in visits
-            if not (v.kind == BLOOD_TEST and (v.seq, v.start.date()) in arrivals)]
+    arrivals = {v.arrive for v in visits if v.kind == INFUSION and v.arrive is not None}
+    return [v for v in visits if not (v.kind == BLOOD_TEST and v.start in arrivals)]

@@ -161,6 +161,7 @@ class VisitChange:
     how: str
     before: datetime | None
     after: datetime | None
+    makeup: bool = False
 
 
 def _moment(moment: datetime | None, lang: str) -> str:
@@ -178,7 +179,10 @@ def change_notice_text(name: str, changes: Sequence[VisitChange], lang: str, *,
     if name.strip():
         lines.append(words.text("change.intro", name=name))
     for change in changes:
-        what = event_title(change.kind, change.seq, change.total, lang, override_dir=override_dir)
+        what = (words.plain("infusion.numbered_makeup", n=change.seq, total=change.total)
+                if change.makeup else
+                event_title(change.kind, change.seq, change.total, lang,
+                            override_dir=override_dir))
         lines.append(words.text(f"change.{change.how}", title=what,
                                 before=_moment(change.before, lang),
                                 after=_moment(change.after, lang)))
