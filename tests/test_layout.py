@@ -13,7 +13,7 @@ import pytest
 PLANNER = Path(__file__).parent.parent / "planner"
 CORE = ("model", "errors", "calendar", "placer", "schedule", "course", "reschedule", "reminders",
         "ics", "texts", "monthview", "bot_texts", "staff_texts", "telegram_html", "letterhead",
-        "reach_texts", "alert_texts", "closures")
+        "reach_texts", "alert_texts", "closures", "message")
 EDGE_MODULES = {"store", "schema", "service", "outbox", "links", "feeds", "feed_server",
                 "dispatch", "notices", "senders", "bot", "bot_handlers", "bot_process", "bot_reach",
                 "bot_choices", "change_notices", "alerts",
