@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner import alert_texts, reach_texts, staff_texts
 from planner.links import Links
+from planner.texts import load_messages
 
 if TYPE_CHECKING:
     from planner.notices import Notices
@@ -53,7 +54,10 @@ def _writer(notices: Notices, alert: dict[str, Any], detail: dict[str, Any], lan
         row = notices.db.execute("SELECT family_name FROM chats WHERE chat_id = ?"
                                  " ORDER BY id DESC", [detail["chat_id"]]).fetchone()
         family = row[0] if row else None
-    return reach_texts.Writer(notices.staff_label(alert["patient_id"], lang), family)
+    patients = [p for p in detail.get("patients") or [alert["patient_id"]] if p is not None]
+    separator = load_messages(lang).get("calendar.list_separator")
+    label = separator.join(notices.staff_label(p, lang) for p in patients or [None])
+    return reach_texts.Writer(label, family)
 
 
 def _unreachable(notices: Notices, alert: dict[str, Any], detail: dict[str, Any], lang: str

@@ -179,9 +179,10 @@ async def next_visit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if linked is None or linked.patient_id is None:
         return
     ctx = _ctx(context)
-    visits = ctx.notices.patient_visits(linked.patient_id, ctx.now(), upcoming=True)
-    await _reply(update, bot_texts.next_visit_text(visits, linked.lang,
-                                                   head=ctx.settings.letterhead))
+    for patient_id in patients_of(ctx, linked):  # a family caring for two: one answer each
+        visits = ctx.notices.patient_visits(patient_id, ctx.now(), upcoming=True)
+        await _reply(update, bot_texts.next_visit_text(visits, linked.lang,
+                                                       head=ctx.settings.letterhead))
 
 
 async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -189,11 +190,12 @@ async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if linked is None or linked.patient_id is None:
         return
     ctx = _ctx(context)
-    visits = ctx.notices.patient_visits(linked.patient_id, ctx.now(), upcoming=False)
     closed = closure_words(ctx.planner.calendar, linked.lang)
-    await _reply(update, bot_texts.schedule_text(visits, linked.lang, closed,
-                                                 today=ctx.now().date(),
-                                                 head=ctx.settings.letterhead))
+    for patient_id in patients_of(ctx, linked):  # a family caring for two: one answer each
+        visits = ctx.notices.patient_visits(patient_id, ctx.now(), upcoming=False)
+        await _reply(update, bot_texts.schedule_text(visits, linked.lang, closed,
+                                                     today=ctx.now().date(),
+                                                     head=ctx.settings.letterhead))
 
 
 async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -336,7 +338,7 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         outbox.confirm(event_id, revision, linked.chat_id, choice, now)
         if alert:
             outbox.add_alert("change_requested", ALERT_ROLES, {"chat_id": linked.chat_id}, now,
-                             event_id=event_id, patient_id=linked.patient_id,
+                             event_id=event_id, patient_id=event["patient_id"],
                              course_id=event["course_id"])
     if alert and ctx.wake is not None:
         ctx.wake()  # the alert goes out now, whatever happens to the answer below
@@ -416,15 +418,23 @@ async def _show_answer(query: Any, text: str) -> None:
             raise
 
 
+def patients_of(ctx: BotContext, linked: Chat) -> list[int]:
+    """The patients a chat is linked to: one, or several for a family caring for two."""
+    return [chat.patient_id for chat in ctx.planner.links.chats(linked.chat_id)
+            if chat.patient_id is not None]
+
+
 def _event_of(ctx: BotContext, linked: Chat | None, parsed: tuple[int, int, str] | None
               ) -> dict[str, Any] | None:
-    """The event a button is about, only if it belongs to this chat's patient."""
+    """The event a button is about, only if it belongs to one of this chat's patients."""
     if linked is None or linked.patient_id is None or parsed is None:
         return None
+    patients = patients_of(ctx, linked)
+    marks = ",".join("?" for _ in patients)
     rows = list(ctx.planner.store.db.query(
-        "SELECT e.id, e.course_id, e.revision FROM events e JOIN courses c"
-        " ON c.id = e.course_id"
-        " WHERE e.id = ? AND c.patient_id = ?", [parsed[0], linked.patient_id]))
+        "SELECT e.id, e.course_id, e.revision, c.patient_id FROM events e JOIN courses c"
+        f" ON c.id = e.course_id WHERE e.id = ? AND c.patient_id IN ({marks})",
+        [parsed[0], *patients]))
     return rows[0] if rows else None
 
 

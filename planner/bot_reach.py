@@ -35,7 +35,8 @@ async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Chat
         ctx.planner.outbox.add_alert(
             "patient_message", REACH_ROLES,
             {"text": text[:MAX_FORWARDED] or "…", "chat_id": linked.chat_id,
-             "family_name": linked.family_name}, now, patient_id=linked.patient_id)
+             "family_name": linked.family_name, "patients": _patients(ctx, linked)},
+            now, patient_id=linked.patient_id)
     if ctx.wake is not None:
         ctx.wake()
     await _reply(update, reach_texts.received_text(linked.lang, head=ctx.settings.letterhead))
@@ -72,10 +73,27 @@ def _alert(ctx: Any, kind: str, linked: Chat, answer: str, event_id: int | None)
     with ctx.planner.store.transaction():
         ctx.planner.outbox.add_alert(
             kind, REACH_ROLES, {"answer": answer, "chat_id": linked.chat_id,
-                                "family_name": linked.family_name},
-            ctx.now(), patient_id=linked.patient_id, event_id=event_id)
+                                "family_name": linked.family_name,
+                                "patients": [] if event_id else _patients(ctx, linked)},
+            ctx.now(), patient_id=_patient_of(ctx, linked, event_id), event_id=event_id)
     if ctx.wake is not None:
         ctx.wake()
+
+
+def _patients(ctx: Any, linked: Chat) -> list[int]:
+    """All patients of the chat (a family caring for two): the nurses hear of each."""
+    return [chat.patient_id for chat in ctx.planner.links.chats(linked.chat_id)
+            if chat.patient_id is not None]
+
+
+def _patient_of(ctx: Any, linked: Chat, event_id: int | None) -> int | None:
+    """The check-in's patient (its event's), else the chat's first patient."""
+    if event_id is None:
+        return linked.patient_id
+    row = ctx.planner.store.db.execute(
+        "SELECT c.patient_id FROM events e JOIN courses c ON c.id = e.course_id"
+        " WHERE e.id = ?", [event_id]).fetchone()
+    return int(row[0]) if row else linked.patient_id
 
 
 async def _acknowledge(query: Any, text: str) -> None:

@@ -244,8 +244,12 @@ def m005_chat_feeds(db: Database) -> None:
 
 @migrations()
 def m008_messages(db: Database) -> None:
-    """An outbox message may rewrite one sent earlier (a reminder whose visit changed)."""
+    """An outbox message may rewrite one sent earlier (a reminder whose visit changed);
+    one family chat may be linked to several patients (a family caring for two)."""
     db.execute("ALTER TABLE deliveries ADD COLUMN edit_message_id INTEGER")
+    db.execute("DROP INDEX chats_linked")
+    db.execute("CREATE UNIQUE INDEX chats_linked ON chats(chat_id, COALESCE(patient_id, 0),"
+               " COALESCE(staff_id, 0)) WHERE unlinked_at IS NULL")
 
 
 def migrate(db: Database) -> None:

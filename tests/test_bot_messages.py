@@ -200,3 +200,44 @@ def test_language_without_a_word_offers_both_languages_and_switches_nothing(
     clinic.run(scenario)
     assert clinic.rows("SELECT lang FROM chats WHERE chat_id = ?",
                        [PATIENT_CHAT]) == [{"lang": "ja"}]
+
+
+def test_one_family_chat_linked_to_two_patients_hears_of_each_by_name(
+        clinic: Clinic, linked: int) -> None:
+    second = clinic.add_patient("山田 次郎")
+    clinic.plan(second, first_infusion=date(2027, 6, 8))  # Tue 8 June
+    codes = [clinic.code(patient_id=linked, family_name="山田 花子"),
+             clinic.code(patient_id=second, family_name="山田 花子")]
+
+    async def scenario(bot: RunningBot) -> None:
+        for code in codes:
+            await bot.say(FAMILY_CHAT, f"/start {code}")
+        before = len(bot.tg.messages(FAMILY_CHAT))
+        bot.tg.send_text(FAMILY_CHAT, "/next")
+        first = await bot.new_message(FAMILY_CHAT, before)
+        other = await bot.new_message(FAMILY_CHAT, before + 1)
+        assert "山田 太郎様" in (first.text or "")
+        assert "山田 次郎様" in (other.text or "")
+        await bot.say(FAMILY_CHAT, "二人とも明日は行けません")
+        nurse = await bot.new_message(NURSE_CHAT, 0)
+        assert "山田 花子様（山田様（#1）・山田様（#2）のご家族）" in (nurse.text or "")
+
+    clinic.run(scenario)
+    rows = clinic.rows("SELECT patient_id FROM chats WHERE chat_id = ? AND unlinked_at IS NULL"
+                       " ORDER BY id", [FAMILY_CHAT])
+    assert rows == [{"patient_id": linked}, {"patient_id": second}]
+
+
+def test_a_patients_own_code_still_replaces_a_family_link(clinic: Clinic, linked: int
+                                                          ) -> None:
+    second = clinic.add_patient("山田 次郎")
+    link(clinic, FAMILY_CHAT, patient_id=linked, family_name="山田 花子")
+    code = clinic.code(patient_id=second)
+
+    async def scenario(bot: RunningBot) -> None:
+        await bot.say(FAMILY_CHAT, f"/start {code}")
+
+    clinic.run(scenario)
+    rows = clinic.rows("SELECT patient_id, family_name FROM chats WHERE chat_id = ?"
+                       " AND unlinked_at IS NULL", [FAMILY_CHAT])
+    assert rows == [{"patient_id": second, "family_name": None}]
