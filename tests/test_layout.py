@@ -16,7 +16,7 @@ CORE = ("model", "errors", "calendar", "placer", "schedule", "course", "reschedu
         "reach_texts", "alert_texts", "closures", "message")
 EDGE_MODULES = {"store", "schema", "service", "outbox", "links", "feeds", "feed_server",
                 "dispatch", "notices", "senders", "bot", "bot_handlers", "bot_process", "bot_reach",
-                "bot_choices", "change_notices", "alerts",
+                "bot_choices", "bot_context", "bot_buttons", "change_notices", "alerts",
                 "clock", "exports", "cli", "cli_app"}
 EDGE_PACKAGES = {"sqlite3", "sqlite_utils", "telegram", "aiohttp", "httpx", "click",
                  "apscheduler", "socket", "subprocess"}
