@@ -20,11 +20,14 @@ if TYPE_CHECKING:
 REACH_ALERTS = ("patient_message", "unwell", "checkin_fever", "checkin_call")
 
 
-def render(notices: Notices, alert: dict[str, Any], lang: str) -> str:
-    """The alert's HTML text in ``lang``."""
+def render(notices: Notices, alert: dict[str, Any], lang: str, role: str | None = None
+           ) -> str:
+    """The alert's HTML text in ``lang`` for a staff member of ``role``."""
     detail = json.loads(alert["detail"] or "{}")
     kind = alert["kind"]
-    if kind == "lab_notice":
+    if kind == "lab_notice" and "items" in detail:
+        return _lab_notice(notices, alert, detail, lang, role)
+    if kind == "lab_notice":  # stored before changes were kept as data
         return staff_texts.alert_lab_notice("\n".join(detail.get("changes", [])), lang)
     if kind in REACH_ALERTS:
         writer = _writer(notices, alert, detail, lang)
@@ -44,6 +47,17 @@ def render(notices: Notices, alert: dict[str, Any], lang: str) -> str:
     if kind == "no_chat":
         return staff_texts.alert_no_chat(visit, lang)
     return staff_texts.alert_delivery_failed(visit, reason_code(detail), lang)
+
+
+def _lab_notice(notices: Notices, alert: dict[str, Any], detail: dict[str, Any], lang: str,
+                role: str | None) -> str:
+    row = notices.db.execute("SELECT patient_id, protocol_snapshot FROM courses WHERE id = ?",
+                             [alert["course_id"]]).fetchone()
+    patient = notices.staff_label(row[0] if row else None, lang)
+    total = notices.protocol(row[1]).infusions if row else 0
+    lines = [alert_texts.lab_change_line(item, patient, total, lang)
+             for item in detail["items"]]
+    return alert_texts.alert_lab_changes(lines, lang, for_lab=role == "lab")
 
 
 def _writer(notices: Notices, alert: dict[str, Any], detail: dict[str, Any], lang: str

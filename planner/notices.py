@@ -222,7 +222,7 @@ class Notices:
 
     def alert(self, alert: dict[str, Any], chat: Chat) -> str:
         """An alert for a staff chat, naming the right person (see ``alert_notices``)."""
-        return alert_notices.render(self, alert, chat.lang)
+        return alert_notices.render(self, alert, chat.lang, chat.role)
 
     def staff_label(self, patient_id: int | None, lang: str) -> str:
         """The patient as staff chats name them (``staff_names``, with the MRN)."""

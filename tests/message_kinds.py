@@ -115,6 +115,11 @@ STAFF: dict[str, Builder] = {
     "alert_message": lambda lang: reach_texts.alert_message(WRITER, "熱が39度あります", lang),
     "alert_unwell": lambda lang: reach_texts.alert_reach(
         "unwell", WRITER, reach_texts.unwell_label(lang), lang),
+    "alert_lab_notice": lambda lang: alert_texts.alert_lab_changes([
+        alert_texts.lab_change_line(
+            {"kind": "cell_delivery", "seq": 2, "status": "scheduled",
+             "before": "2026-12-04T16:00:00+09:00", "after": "2026-12-03T16:00:00+09:00"},
+            "山田様（カルテ 1002）", 8, lang)], lang, for_lab=True),
     "alert_stopped": lambda lang: alert_texts.alert_stopped(
         reach_texts.who_wrote(WRITER, lang), lang),
     "alert_check_in": lambda lang: reach_texts.alert_reach(

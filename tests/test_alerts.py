@@ -120,3 +120,26 @@ def test_a_family_rule_without_a_family_chat_raises_no_alert(make_clinic: Clinic
     clinic.run_until(tokyo(2026, 11, 29, 18, 1))
 
     assert clinic.alerts("no_chat") == []
+
+
+def test_a_change_inside_the_labs_window_reaches_the_lab_in_japanese_naming_the_patient(
+        clinic: Clinic) -> None:
+    import re
+    from datetime import date
+
+    lab_ja, nurse_ja = 3004, 3005
+    clinic.link(lab_ja, staff_role="lab", lang="ja")
+    clinic.link(nurse_ja, staff_role="nurse", lang="ja")
+    clinic.clock.set(tokyo(2026, 11, 27, 9, 0))  # infusion 1 is on Mon 30 Nov
+    infusion_1 = clinic.reminder("infusion/patient/1d@18:00")["event_id"]
+    clinic.planner.reschedule(infusion_1, date(2026, 12, 1), only=True, force=True)
+
+    clinic.run_until(tokyo(2026, 11, 27, 9, 0) + timedelta(seconds=10))
+
+    (lab,) = [s for s in clinic.sender.to(lab_ja) if s.text.startswith("<b>⚠")]
+    assert lab.text.splitlines()[1] == "連絡期限内の変更です。ご確認ください。"
+    assert ("山田様（#1）：培養細胞の出荷・到着（1回目の点滴用）が 11月28日(土) 16:00 → "
+            "11月30日(月) 16:00 に変わりました。") in lab.text
+    assert set(re.findall(r"[A-Za-z]+", re.sub(r"<[^>]+>", "", lab.text))) <= {"ANK"}
+    (nurse,) = [s for s in clinic.sender.to(nurse_ja) if s.text.startswith("<b>⚠")]
+    assert "すぐに培養ラボへお伝えください。" in nurse.text
