@@ -192,7 +192,18 @@ class Notices:
         return bot_texts.reminder_text(visit, chat.lang,
                                        when_label=self._when(arrive, row["due_ts"]),
                                        head=self.settings.letterhead,
-                                       buttons=row["kind"] in CONFIRMABLE)
+                                       buttons=self._asks_answer(row),
+                                       same_day=self._same_day(row))
+
+    def _same_day(self, row: dict[str, Any]) -> bool:
+        """Whether the reminder goes out on the visit's own day."""
+        due = datetime.fromtimestamp(int(row["due_ts"]), UTC).astimezone(self.tz)
+        return datetime.fromisoformat(row["start"]).astimezone(self.tz).date() == due.date()
+
+    def _asks_answer(self, row: dict[str, Any]) -> bool:
+        """"I will come" / "I need a different day" are asked the days before only: on the
+        day itself the cells are on their way, and a patient who cannot come must call."""
+        return row["kind"] in CONFIRMABLE and not self._same_day(row)
 
     def _when(self, start: datetime, due_ts: int) -> str:
         """How far the visit is from when the reminder is due: today, tomorrow, N days."""
@@ -211,7 +222,7 @@ class Notices:
         if str(row["rule"]).endswith(CHECK_IN_SUFFIX):
             return reach_texts.check_in_buttons(row["event_id"], chat.lang)
         unwell = [reach_texts.unwell_label(chat.lang), reach_texts.UNWELL_DATA]
-        if row["kind"] not in CONFIRMABLE:
+        if not self._asks_answer(row):
             return [unwell]
         come, change = bot_texts.answer_buttons(chat.lang)
         return [[come, button_data(row["event_id"], row["revision"], bot_texts.COME)],

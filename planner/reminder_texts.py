@@ -67,12 +67,14 @@ def reminder_text(
     override_dir: Path | None = None,
     head: Letterhead = PLAIN,
     buttons: bool = True,
+    same_day: bool = False,
 ) -> str:
     """The reminder for one visit: a first line that does not name the treatment (unless
     ``head.discreet`` is off), whose visit it is, when to arrive (the day in full, so it
     holds when read the next morning), what happens and until when, the instructions,
     the fever instruction after an infusion, what to do (tap a button, or call when there
-    are no ``buttons``), and the clinic's footer."""
+    are no ``buttons``; on the visit's ``same_day``, call at once if you cannot come), and
+    the clinic's footer."""
     words = Words(lang, override_dir)
     lines = [bold(_heading(visit, words, head))]
     if visit.patient_name.strip():
@@ -84,7 +86,8 @@ def reminder_text(
     lines += [bold(when), *_what(visit, words)]
     if visit.kind == INFUSION:
         lines += ["", *map(escape, fever_lines(head, lang, override_dir=override_dir))]
-    lines += ["", words.text("reminder.ask" if buttons else "reminder.no_buttons")]
+    ask = "reminder.ask" if buttons else "reminder.same_day" if same_day else "reminder.no_buttons"
+    lines += ["", words.text(ask)]
     return "\n".join([*lines, "", *footer(head, lang, override_dir=override_dir)])
 
 
