@@ -1,8 +1,9 @@
 """Why the clinic is closed, in the reader's language, for the month view's legend.
 
 The clinic calendar gives its reasons in English for staff and error messages; patients
-read them grouped and in their own words: 「休＝休診日（日曜日・祝日・年末年始）」, not
-each holiday's English name. The words are in the catalogue (``calendar.reason_*``).
+read them in their own words: 「休＝休診日（日曜日・成人の日・年末年始）」, holidays named
+by the ``holidays`` package in the reader's language, the rest from the catalogue
+(``calendar.reason_*``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import holidays
 from babel.dates import format_date
 
 from planner.calendar import ClinicCalendar
 from planner.texts import load_messages
 
+_HOLIDAY_LANGUAGES = {"ja": "ja", "en": "en_US"}
+
 
 def closure_words(calendar: ClinicCalendar, lang: str, *, override_dir: Path | None = None
                   ) -> Callable[[date], str | None]:
     """A ``closed`` callback for :func:`planner.monthview.render_months`: None on an open
-    day, else the kind of closure in ``lang`` (a weekday, 祝日, 年末年始, 臨時休診日)."""
+    day, else the closure in ``lang``: a weekday (日曜日), the holiday's own name from the
+    ``holidays`` package in that language (成人の日), 年末年始 or 臨時休診日."""
     messages = load_messages(lang, override_dir)
+    country = calendar.clinic.holiday_country
+    names = (holidays.country_holidays(country, language=_HOLIDAY_LANGUAGES[lang])
+             if country else None)
 
     def words(day: date) -> str | None:
         reason = calendar.closed_reason(day)
@@ -32,7 +40,8 @@ def closure_words(calendar: ClinicCalendar, lang: str, *, override_dir: Path | N
         if reason == "year-end closure":
             return messages.get("calendar.reason_year_end")
         if reason.startswith("public holiday"):
-            return messages.get("calendar.reason_holiday")
+            name = names.get(day) if names is not None else None
+            return str(name) if name else messages.get("calendar.reason_holiday")
         weekday = format_date(day, "EEEE", locale=lang)
         return messages.format("calendar.reason_weekday", weekday=weekday)
 
