@@ -72,7 +72,8 @@ def lines(texts: Iterable[str], style: str = PLAIN) -> tuple[Line, ...]:
     return tuple(Line(text, style) for text in texts)
 
 
-def _html_line(line: Line) -> str:
+def line_html(line: Line) -> str:
+    """One line as Telegram HTML: escaped (unless already markup), tagged by its style."""
     text = line.text if line.markup else html.escape(line.text, quote=False)
     tag = _TAGS.get(line.style)
     return f"<{tag}>{text}</{tag}>" if tag and text else text
@@ -81,8 +82,8 @@ def _html_line(line: Line) -> str:
 def to_telegram_html(message: Message) -> str:
     """Telegram's HTML (parse mode HTML): each piece escaped once, only tags Telegram
     knows. The buttons travel apart (the sender turns them into a keyboard)."""
-    heading = _html_line(Line(message.heading, message.heading_style))
-    return "\n".join([heading, *(_html_line(line) for line in message.lines)])
+    heading = line_html(Line(message.heading, message.heading_style))
+    return "\n".join([heading, *(line_html(line) for line in message.lines)])
 
 
 def to_console(message: Message) -> str:

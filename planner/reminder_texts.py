@@ -18,11 +18,20 @@ from planner.letterhead import (
     footer_lines,
     format_clock,
 )
+from planner.message import (
+    BLANK,
+    NOTE,
+    STRONG,
+    Line,
+    Message,
+    line_html,
+    lines,
+    to_telegram_html,
+)
 from planner.model import INFUSION
 from planner.telegram_html import visible_text
 from planner.text_base import ANSWERS, Visit, Words, bold, escape
 from planner.texts import (
-    event_title,
     format_day,
     format_when,
     load_messages,
@@ -59,7 +68,7 @@ def when_words(when_label: str, lang: str, *, override_dir: Path | None = None) 
     return messages.format(f"reminder.in_{unit}", n=n)
 
 
-def reminder_text(
+def reminder_message(
     visit: Visit,
     lang: str,
     *,
@@ -68,67 +77,84 @@ def reminder_text(
     head: Letterhead = PLAIN,
     buttons: bool = True,
     same_day: bool = False,
-) -> str:
+) -> Message:
     """The reminder for one visit: a first line that does not name the treatment (unless
     ``head.discreet`` is off), whose visit it is, when to arrive (the day in full, so it
     holds when read the next morning), what happens and until when, the instructions,
     the fever instruction after an infusion, what to do (tap a button, or call when there
     are no ``buttons``; on the visit's ``same_day``, call at once if you cannot come), and
-    the clinic's footer."""
+    the clinic's footer. The buttons themselves are the caller's (they carry ids)."""
     words = Words(lang, override_dir)
-    lines = [bold(_heading(visit, words, head))]
+    body: list[Line] = []
     if visit.patient_name.strip():
-        lines.append(words.text("reminder.for_patient", name=visit.patient_name))
+        body.append(Line(words.plain("reminder.for_patient", name=visit.patient_name)))
     arrive = visit.arrive or visit.start
-    when = words.text("reminder.when", when=when_words(when_label, lang,
-                                                       override_dir=override_dir),
-                      day=format_day(arrive.date(), lang), time=format_clock(arrive, lang))
-    lines += [bold(when), *_what(visit, words)]
+    when = words.plain("reminder.when", when=when_words(when_label, lang,
+                                                        override_dir=override_dir),
+                       day=format_day(arrive.date(), lang), time=format_clock(arrive, lang))
+    body += [Line(when, STRONG), *_what(visit, words)]
     if visit.kind == INFUSION:
-        lines += ["", *map(escape, fever_lines(head, lang, override_dir=override_dir))]
+        body += [BLANK, *lines(fever_lines(head, lang, override_dir=override_dir))]
     ask = "reminder.ask" if buttons else "reminder.same_day" if same_day else "reminder.no_buttons"
-    lines += ["", words.text(ask)]
-    return "\n".join([*lines, "", *footer(head, lang, override_dir=override_dir)])
+    body += [BLANK, Line(words.plain(ask)), BLANK,
+             *lines(footer_lines(head, lang, override_dir=override_dir), NOTE)]
+    return Message(_heading(visit, words, head), tuple(body))
+
+
+def reminder_text(visit: Visit, lang: str, *, when_label: str,
+                  override_dir: Path | None = None, head: Letterhead = PLAIN,
+                  buttons: bool = True, same_day: bool = False) -> str:
+    """:func:`reminder_message` as Telegram HTML."""
+    return to_telegram_html(reminder_message(
+        visit, lang, when_label=when_label, override_dir=override_dir, head=head,
+        buttons=buttons, same_day=same_day))
 
 
 def _heading(visit: Visit, words: Words, head: Letterhead) -> str:
     if head.discreet:
-        return words.text("reminder.heading", clinic=head.clinic)
-    title = event_title(visit.kind, visit.seq, visit.total, words.lang,
-                        override_dir=words.override_dir)
-    return words.text("reminder.heading_named", clinic=head.clinic, title=title)
+        return words.plain("reminder.heading", clinic=head.clinic)
+    return words.plain("reminder.heading_named", clinic=head.clinic,
+                       title=words.plain_title(visit))
 
 
 def footer(head: Letterhead, lang: str, *, override_dir: Path | None = None) -> list[str]:
-    """The clinic's name and numbers at the foot of a patient message, in italics."""
-    return [f"<i>{escape(line)}</i>" for line in footer_lines(head, lang,
-                                                               override_dir=override_dir)]
+    """The clinic's name and numbers at the foot of a patient message, in italics (HTML)."""
+    return [line_html(line) for line in
+            lines(footer_lines(head, lang, override_dir=override_dir), NOTE)]
 
 
-def plan_line(visit: Visit, words: Words) -> str:
-    """What happens when (HTML): an infusion day as one visit (arrive by the blood test,
-    the drip at its time, when it ends), any other visit from its start to its end."""
+def plan_text(visit: Visit, words: Words) -> str:
+    """What happens when (plain text): an infusion day as one visit (arrive by the blood
+    test, the drip at its time, when it ends), any other visit from its start to its end."""
     lang = words.lang
     start, end = format_clock(visit.start, lang), format_clock(visit.end, lang)
     if visit.kind == INFUSION and visit.arrive is not None:
-        return words.text("infusion.plan", arrive=format_clock(visit.arrive, lang),
-                          start=start, end=end)
+        return words.plain("infusion.plan", arrive=format_clock(visit.arrive, lang),
+                           start=start, end=end)
     if visit.kind == INFUSION:
-        return words.text("infusion.plan_no_test", start=start, end=end)
-    return words.text("reminder.plan", start=start, end=end)
+        return words.plain("infusion.plan_no_test", start=start, end=end)
+    return words.plain("reminder.plan", start=start, end=end)
 
 
-def _what(visit: Visit, words: Words) -> list[str]:
+def plan_line(visit: Visit, words: Words) -> str:
+    """:func:`plan_text` as HTML."""
+    return escape(plan_text(visit, words))
+
+
+def _what(visit: Visit, words: Words) -> list[Line]:
     """The visit's title, what happens when, then its instructions if any."""
-    lines = [words.title(visit), plan_line(visit, words)]
-    instructions = words.optional(f"{visit.kind}.instructions")
-    return [*lines, "", instructions] if instructions else lines
+    found = [Line(words.plain_title(visit)), Line(plan_text(visit, words))]
+    key = f"{visit.kind}.instructions"
+    if key in words.messages:
+        found += [BLANK, Line(words.plain(key))]
+    return found
 
 
 def visit_block(visit: Visit, words: Words) -> list[str]:
-    """The visit's day and arrival time in bold, then what happens and its instructions."""
-    return [bold(escape(day_and_time(visit.arrive or visit.start, words.lang))),
-            *_what(visit, words)]
+    """The visit's day and arrival time in bold, then what happens and its instructions
+    (HTML lines)."""
+    when = Line(day_and_time(visit.arrive or visit.start, words.lang), STRONG)
+    return [line_html(line) for line in (when, *_what(visit, words))]
 
 
 def day_and_time(moment: datetime, lang: str) -> str:
