@@ -241,3 +241,24 @@ def test_a_patients_own_code_still_replaces_a_family_link(clinic: Clinic, linked
     rows = clinic.rows("SELECT patient_id, family_name FROM chats WHERE chat_id = ?"
                        " AND unlinked_at IS NULL", [FAMILY_CHAT])
     assert rows == [{"patient_id": second, "family_name": None}]
+
+
+def test_a_patient_without_a_chat_is_alerted_to_the_nurse_once_a_day(
+        clinic: Clinic, linked: int) -> None:
+    unlinked = clinic.add_patient("佐藤 一郎")
+    clinic.plan(unlinked, first_infusion=date(2027, 6, 8))  # Tue 8 June, no chat linked
+
+    async def scenario(bot: RunningBot) -> None:
+        await bot.dispatch(tokyo(2027, 6, 8, 8, 0))  # the 2-hours-before reminder
+        await bot.new_message(NURSE_CHAT, 0)
+        await bot.dispatch(tokyo(2027, 6, 8, 19, 0))  # the evening check-in, same day
+        await bot.dispatch(tokyo(2027, 6, 8, 19, 0, 5))
+        told = [m for m in bot.tg.messages(NURSE_CHAT)
+                if (m.text or "").startswith("⚠ チャットが登録されていません")]
+        assert len(told) == 1
+        assert "佐藤様（#2）" in (told[0].text or "")
+
+    clinic.run(scenario)
+    kinds = clinic.rows("SELECT state FROM alerts WHERE kind = 'no_chat' AND patient_id = ?",
+                        [unlinked])
+    assert len(kinds) == 2  # both recorded, the second not sent again
