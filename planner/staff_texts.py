@@ -22,6 +22,7 @@ from planner.bot_texts import (
     visit_time,
     with_status,
 )
+from planner.model import INFUSION
 from planner.texts import (
     format_day,
     format_time_range,
@@ -30,6 +31,8 @@ from planner.texts import (
     load_messages,
     staff_description,
 )
+
+CONFIRMED_KINDS = (INFUSION, "collection")
 
 
 def day_title(
@@ -72,11 +75,15 @@ def display_name(name: str, staff_names: str) -> str:
 
 
 def _staff_line(visit: Visit, words: Words, *, with_day: bool) -> str:
-    """``10:00–11:00 ✓ title — name (#id)``; with the day when the list spans days."""
+    """``10:00–11:00 ○ title — name (#id)``; with the day when the list spans days. Only
+    visits the patient is asked to confirm (infusions, collections) carry an answer mark;
+    the others get a blank of the same width, so the titles stay aligned."""
     when = (visit_time(visit, words.lang) if with_day
             else format_time_range(visit.start, visit.end, words.lang))
     answer = visit.confirmed if visit.confirmed in ANSWERS else "none"
     mark = words.text(f"staff.mark_{answer}")
+    if visit.kind not in CONFIRMED_KINDS:
+        mark = "\u3000" if words.lang == "ja" else " "
     label = patient_label(visit.patient_name, visit.patient_id, words.lang, mrn=visit.mrn,
                           override_dir=words.override_dir)
     line = f"{escape(when)} {mark} {words.title(visit)} — {escape(label)}"

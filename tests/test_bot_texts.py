@@ -432,8 +432,8 @@ def test_day_text_lists_visits_by_time_with_patient_and_answer_mark() -> None:
     text = day_text("本日 12月7日(月)の予定", [INFUSION_3, blood_test], "ja")
     assert text.splitlines()[:3] == [
         "<b>本日 12月7日(月)の予定</b>",
-        "09:30–10:00 – 点滴前の採血 — 山田 太郎様（#12）",
-        "10:00–11:00 – ANK細胞の点滴 3回目（全8回） — 山田 太郎様（#12）",
+        "09:30–10:00 \u3000 点滴前の採血 — 山田 太郎様（#12）",
+        "10:00–11:00 ？ ANK細胞の点滴 3回目（全8回） — 山田 太郎様（#12）",
     ]
 
 
@@ -441,9 +441,9 @@ def test_day_text_marks_come_with_a_tick_and_change_with_a_cross() -> None:
     come = visit(confirmed="come")
     change = visit(seq=4, start=tokyo(12, 7, 14), confirmed="change")
     lines = day_text("Today", [come, change], "en").splitlines()
-    assert lines[1].startswith("10:00–11:00 ✓ ")
-    assert lines[2].startswith("14:00–15:00 ✗ ")
-    assert lines[-1] == "<i>✓ will come   ✗ needs a change   – no answer</i>"
+    assert lines[1].startswith("10:00–11:00 ○ ")
+    assert lines[2].startswith("14:00–15:00 × ")
+    assert lines[-1] == "<i>○ will come   × needs a change   ? no answer</i>"
 
 
 def test_day_text_shows_a_patient_without_a_name_by_number() -> None:
@@ -460,7 +460,7 @@ def test_week_text_groups_visits_under_their_days() -> None:
         "<b>1週間の予定</b>",
         "",
         "<b>12月7日(月)</b>",
-        "10:00–11:00 – ANK細胞の点滴 3回目（全8回） — 山田 太郎様（#12）",
+        "10:00–11:00 ？ ANK細胞の点滴 3回目（全8回） — 山田 太郎様（#12）",
         "",
         "<b>12月10日(木)</b>",
     ]
@@ -473,7 +473,7 @@ def test_week_text_without_visits_says_nothing_is_planned() -> None:
 def test_unconfirmed_text_lists_visits_with_their_day() -> None:
     assert unconfirmed_text([INFUSION_3], "en").splitlines() == [
         "<b>Visits without an answer</b>",
-        "Mon 7 Dec, 10:00–11:00 – ANK cell infusion 3 of 8 — 山田 太郎 (#12)",
+        "Mon 7 Dec, 10:00–11:00 ? ANK cell infusion 3 of 8 — 山田 太郎 (#12)",
     ]
 
 
@@ -486,10 +486,10 @@ def test_digest_in_japanese_names_the_role_and_lists_today_then_tomorrows_unansw
     lines = digest_text("nurse", date(2026, 12, 7), [INFUSION_3], [tomorrow], "ja").splitlines()
     assert lines == [
         "<b>おはようございます。12月7日(月)の予定です（看護師）</b>",
-        "10:00–11:00 – ANK細胞の点滴 3回目（全8回） — 山田 太郎様（#12）",
+        "10:00–11:00 ？ ANK細胞の点滴 3回目（全8回） — 山田 太郎様（#12）",
         "",
         "<b>まだお返事のない方</b>",
-        "12月8日(火) 10:00–11:00 – ANK細胞の点滴 4回目（全8回） — 山田 太郎様（#12）",
+        "12月8日(火) 10:00–11:00 ？ ANK細胞の点滴 4回目（全8回） — 山田 太郎様（#12）",
     ]
 
 
