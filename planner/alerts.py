@@ -4,7 +4,9 @@ A patient without a chat used to raise an alert for every reminder (8 in a minut
 19 a course, to every nurse and receptionist). Now an alert about a problem that lasts (no
 chat, a chat that cannot be reached, a reminder that could not be sent) goes out once per
 clinic day for the same person; later ones that day are recorded as repeats and not sent,
-and the morning digest lists the patients still to be phoned (「要電話」). What people say
+and the morning digest lists the patients still to be phoned (「要電話」). When the digest
+reaches the alert's readers, a patient without a chat is alerted once, not every day:
+the digest lists them each morning until a chat is linked. What people say
 (typed messages, 「体調がすぐれない」, check-in answers, change requests) and lab notices
 are never held back.
 """
@@ -57,6 +59,23 @@ def earlier_today(db: Database, alert: dict[str, Any], tz: ZoneInfo) -> int | No
         if subject(row) == wanted:
             return int(row["id"])
     return None
+
+
+def told_before(db: Database, alert: dict[str, Any]) -> int | None:
+    """The id of an earlier alert that a patient no chat reaches has no chat, if it came
+    after the patient's chats were last linked and no chat reaches them still: from then
+    on the morning digest lists them under 「要電話」 every day, and alerts need not."""
+    if alert["kind"] != "no_chat" or alert["patient_id"] is None:
+        return None
+    if to_phone(db, [int(alert["patient_id"])]) == []:
+        return None
+    (linked,) = db.execute("SELECT MAX(linked_at) FROM chats WHERE patient_id = ?",
+                           [alert["patient_id"]]).fetchone()
+    row = db.execute(
+        "SELECT id FROM alerts WHERE kind = 'no_chat' AND patient_id = ? AND id < ?"
+        " AND state != 'pending' AND created_at >= ? ORDER BY id LIMIT 1",
+        [alert["patient_id"], alert["id"], linked or ""]).fetchone()
+    return int(row[0]) if row else None
 
 
 def close_as_repeat(db: Database, alert_id: int, first_id: int) -> None:

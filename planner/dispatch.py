@@ -33,7 +33,7 @@ from planner.config import Settings
 from planner.links import Chat, Links
 from planner.notices import Notices
 from planner.outbox import Delivery, Outbox
-from planner.reminders import digest_instant
+from planner.reminders import CHECK_IN_SUFFIX, digest_instant
 
 log = logging.getLogger("planner.dispatch")
 
@@ -167,7 +167,8 @@ class Dispatcher:
         chats = self._chats_for(audience, int(str(row["patient_id"])))
         if not chats:
             self.outbox.fail_reminder(reminder_id, "no linked chat", now)
-            if audience == "patient":  # a family rule without family chats is no problem
+            # A family rule without family chats is no problem, nor a check-in nobody gets.
+            if audience == "patient" and not str(row["rule"]).endswith(CHECK_IN_SUFFIX):
                 self.outbox.add_alert("no_chat", ALERT_ROLES, {"reminder_id": reminder_id},
                                       now, event_id=int(str(row["event_id"])),
                                       patient_id=int(str(row["patient_id"])))
@@ -187,7 +188,9 @@ class Dispatcher:
     def _queue_alerts(self, now: datetime) -> None:
         for alert in self.outbox.pending_alerts():
             first = alerts.earlier_today(self.db, alert, self.tz)
-            if first is not None:  # staff heard of this today; the digest lists it
+            if first is None and self._digest_covers(alert):
+                first = alerts.told_before(self.db, alert)
+            if first is not None:  # staff heard of this already; the digest lists it
                 with self.db.atomic():
                     alerts.close_as_repeat(self.db, int(alert["id"]), first)
                 continue
@@ -198,6 +201,11 @@ class Dispatcher:
                     messages = [(c.chat_id, self.notices.alert(alert, c), None) for c in chats]
                     self.outbox.queue(None, int(alert["id"]), "alert", messages, now, None)
                 self.outbox.close_alert(int(alert["id"]), delivered=bool(chats))
+
+    def _digest_covers(self, alert: dict[str, object]) -> bool:
+        """Whether every role the alert is for gets the morning digest."""
+        roles = {r for r in str(alert["roles"]).split(",") if r}
+        return bool(roles) and roles <= set(self.settings.reminders.digest_roles)
 
     def _queue_digests(self, now: datetime) -> None:
         today = now.astimezone(self.tz).date()

@@ -20,13 +20,15 @@ from tests.test_dispatch import (  # noqa: F401 - fixtures
     Clinic,
     ClinicFactory,
     clinic,
+    extra_rules,
     make_clinic,
     tokyo,
 )
 
 
-def _without_chat(make_clinic: ClinicFactory) -> Clinic:
-    clinic = make_clinic()
+def _without_chat(make_clinic: ClinicFactory, config: dict[str, object] | None = None
+                  ) -> Clinic:
+    clinic = make_clinic(config)
     clinic.add_patient()
     clinic.plan()
     clinic.link_staff()
@@ -35,10 +37,11 @@ def _without_chat(make_clinic: ClinicFactory) -> Clinic:
 
 def test_a_patient_without_a_chat_is_alerted_once_on_mon_30_november(
         make_clinic: ClinicFactory) -> None:
-    clinic = _without_chat(make_clinic)
+    an_hour_before = {"kind": "infusion", "audience": "patient", "minutes_before": 60}
+    clinic = _without_chat(make_clinic, extra_rules(an_hour_before))
     clinic.clock.set(tokyo(2026, 11, 30, 7, 59))
 
-    clinic.run_until(tokyo(2026, 11, 30, 19, 1))  # the 08:00 reminder and the check-in
+    clinic.run_until(tokyo(2026, 11, 30, 9, 1))  # the 08:00 and the 09:00 reminder
 
     first, repeat = clinic.alerts("no_chat")[::-1]
     assert json.loads(repeat["detail"])["repeat_of"] == first["id"]
@@ -46,8 +49,22 @@ def test_a_patient_without_a_chat_is_alerted_once_on_mon_30_november(
     assert len(told) == 1
 
 
-def test_the_same_patient_is_alerted_again_the_next_day(make_clinic: ClinicFactory) -> None:
+def test_the_next_day_the_digest_lists_the_patient_instead_of_a_new_alert(
+        make_clinic: ClinicFactory) -> None:
     clinic = _without_chat(make_clinic)
+    clinic.clock.set(tokyo(2026, 11, 29, 17, 59))
+
+    clinic.run_until(tokyo(2026, 11, 30, 8, 1))  # Sun 18:00, Mon 07:30 digest, Mon 08:00
+
+    told = [s for s in clinic.sender.to(NURSE_CHAT) if "No chat linked" in s.text]
+    assert len(told) == 1
+    digest = next(s for s in clinic.sender.to(NURSE_CHAT) if "Good morning" in s.text)
+    assert "山田 (#1)" in digest.text.split("To phone", 1)[1]
+
+
+def test_without_a_digest_for_the_nurses_the_patient_is_alerted_again_the_next_day(
+        make_clinic: ClinicFactory) -> None:
+    clinic = _without_chat(make_clinic, {"reminders": {"digest_roles": ["doctor"]}})
     clinic.clock.set(tokyo(2026, 11, 29, 17, 59))
 
     clinic.run_until(tokyo(2026, 11, 30, 8, 1))  # Sun 18:00, then Mon 08:00
@@ -143,3 +160,14 @@ def test_a_change_inside_the_labs_window_reaches_the_lab_in_japanese_naming_the_
     assert set(re.findall(r"[A-Za-z]+", re.sub(r"<[^>]+>", "", lab.text))) <= {"ANK"}
     (nurse,) = [s for s in clinic.sender.to(nurse_ja) if s.text.startswith("<b>⚠")]
     assert "すぐに培養ラボへお伝えください。" in nurse.text
+
+
+def test_an_evening_check_in_nobody_can_get_raises_no_alert(make_clinic: ClinicFactory
+                                                            ) -> None:
+    clinic = _without_chat(make_clinic)
+    clinic.clock.set(tokyo(2026, 11, 30, 18, 59))
+
+    clinic.run_until(tokyo(2026, 11, 30, 19, 1))
+
+    assert [a for a in clinic.alerts("no_chat")
+            if a["created_at"] >= "2026-11-30T09:59"] == []  # nothing from the 19:00 check-in

@@ -9,10 +9,12 @@ staff chats name the patient 山田様.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 
 from planner import reach_texts
 from planner.letterhead import Letterhead
+from planner.reminders import ReminderRule
 from tests.test_bot import (  # noqa: F401 - fixtures
     COLLECTION_REMINDER,
     FAMILY_CHAT,
@@ -245,14 +247,19 @@ def test_a_patients_own_code_still_replaces_a_family_link(clinic: Clinic, linked
 
 def test_a_patient_without_a_chat_is_alerted_to_the_nurse_once_a_day(
         clinic: Clinic, linked: int) -> None:
+    an_hour_before = ReminderRule("infusion", "patient", minutes_before=60)
+    policy = dataclasses.replace(clinic.settings.reminders,
+                                 rules=(*clinic.settings.reminders.rules, an_hour_before))
+    clinic.settings = dataclasses.replace(clinic.settings, reminders=policy)
+    clinic.planner.settings = clinic.settings
     unlinked = clinic.add_patient("佐藤 一郎")
     clinic.plan(unlinked, first_infusion=date(2027, 6, 8))  # Tue 8 June, no chat linked
 
     async def scenario(bot: RunningBot) -> None:
         await bot.dispatch(tokyo(2027, 6, 8, 8, 0))  # the 2-hours-before reminder
         await bot.new_message(NURSE_CHAT, 0)
-        await bot.dispatch(tokyo(2027, 6, 8, 19, 0))  # the evening check-in, same day
-        await bot.dispatch(tokyo(2027, 6, 8, 19, 0, 5))
+        await bot.dispatch(tokyo(2027, 6, 8, 9, 0))  # the hour-before one, same day
+        await bot.dispatch(tokyo(2027, 6, 8, 9, 0, 5))
         told = [m for m in bot.tg.messages(NURSE_CHAT)
                 if (m.text or "").startswith("⚠ チャットが登録されていません")]
         assert len(told) == 1
