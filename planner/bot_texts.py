@@ -17,184 +17,59 @@ already be in the clinic's zone.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
-from planner.monthview import day_marks, render_months
-from planner.telegram_html import visible_text
+from planner.letterhead import (
+    PLAIN,
+    Letterhead,
+    urgent_lines,
+)
+from planner.model import INFUSION
+from planner.monthview import day_marks, render_grid
+from planner.reminder_texts import answer_buttons as answer_buttons
+from planner.reminder_texts import answered_text as answered_text
+from planner.reminder_texts import (
+    day_and_time,
+    footer,
+    visit_block,
+)
+from planner.reminder_texts import plan_line as plan_line
+from planner.reminder_texts import reminder_text as reminder_text
+from planner.reminder_texts import visit_time as visit_time
+from planner.reminder_texts import when_words as when_words
+from planner.text_base import ANSWERS as ANSWERS
+from planner.text_base import CHANGE as CHANGE
+from planner.text_base import COME as COME
+from planner.text_base import PATIENT_COMMANDS as PATIENT_COMMANDS
+from planner.text_base import REASONS as REASONS
+from planner.text_base import STAFF_COMMANDS as STAFF_COMMANDS
+from planner.text_base import Visit as Visit
+from planner.text_base import Words as Words
+from planner.text_base import bold as bold
+from planner.text_base import escape as escape
 from planner.texts import (
-    Messages,
-    event_title,
-    format_when,
     load_messages,
 )
-
-COME = "come"
-CHANGE = "change"
-ANSWERS = (COME, CHANGE)
-PATIENT_COMMANDS = ("next", "schedule", "ics", "language", "stop", "help")
-STAFF_COMMANDS = ("today", "tomorrow", "week", "unconfirmed")
-# Why a message did not reach a chat, as alerts word them (other reasons are shown as given).
-REASONS = ("blocked", "chat_not_found", "deactivated")
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One event as a patient or staff member sees it.
-
-    ``kind`` is ``collection``, ``infusion``, ``blood_test``, ``cell_delivery``,
-    ``follow_up`` or a step a clinic added; ``seq`` the infusion number (or the infusion a
-    step belongs to) of ``total``; ``start``/``end`` aware, in the clinic's zone; ``status``
-    ``scheduled``/``done``/``missed``/``cancelled``; ``confirmed`` the patient's answer to
-    the reminder: None, ``"come"`` or ``"change"``.
-    """
-
-    kind: str
-    seq: int
-    total: int
-    start: datetime
-    end: datetime
-    status: str
-    patient_name: str = ""
-    patient_id: int = 0
-    confirmed: str | None = None
-
-
-def escape(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def bold(text: str) -> str:
-    return f"<b>{text}</b>"
-
-
-@dataclass(frozen=True)
-class Words:
-    """One language's catalogue; every text it hands out is already HTML-escaped."""
-
-    lang: str
-    override_dir: Path | None = None
-
-    @property
-    def messages(self) -> Messages:
-        return load_messages(self.lang, self.override_dir)
-
-    def plain(self, key: str, **values: object) -> str:
-        return self.messages.format(key, **values)
-
-    def text(self, key: str, **values: object) -> str:
-        return escape(self.plain(key, **values))
-
-    def optional(self, key: str) -> str | None:
-        return escape(self.messages.get(key)) if key in self.messages else None
-
-    def title(self, visit: Visit) -> str:
-        title = event_title(
-            visit.kind, visit.seq, visit.total, self.lang, override_dir=self.override_dir
-        )
-        return escape(title)
-
-
-# --- patients: reminders ----------------------------------------------------------------
-
-
-def when_words(when_label: str, lang: str, *, override_dir: Path | None = None) -> str:
-    """How far away a visit is, in words (plain text): ``明日`` / ``tomorrow``.
-
-    ``when_label`` is ``"today"``, ``"tomorrow"``, ``"days:N"`` (N calendar days ahead in
-    the clinic's zone: 0 is today, 1 tomorrow, 2 ``2日後`` / ``in 2 days``), ``"hours:N"``
-    or ``"minutes:N"`` (N ≥ 1; 1 has its own singular text). Anything else is a ValueError
-    naming the label.
-    """
-    messages = load_messages(lang, override_dir)
-    unit, _, number = when_label.partition(":")
-    if when_label in ("today", "tomorrow"):
-        return messages.get(f"reminder.{when_label}")
-    if unit not in ("days", "hours", "minutes") or not number.isdigit():
-        raise ValueError(
-            f"when_label must be today, tomorrow, days:N, hours:N or minutes:N, got {when_label!r}"
-        )
-    n = int(number)
-    if unit == "days":
-        if n < 2:
-            return messages.get("reminder.today" if n == 0 else "reminder.tomorrow")
-        return messages.format("reminder.in_days", n=n)
-    if n == 0:
-        raise ValueError(f"when_label {when_label!r}: {unit} must be at least 1")
-    if n == 1:
-        return messages.get(f"reminder.in_one_{unit.removesuffix('s')}")
-    return messages.format(f"reminder.in_{unit}", n=n)
-
-
-def reminder_text(
-    visit: Visit, lang: str, *, when_label: str, override_dir: Path | None = None
-) -> str:
-    """The reminder for one visit: when (``明日のご予定です``), what, the day and time, the
-    patient's instructions for that kind of visit, and a line asking to tap a button."""
-    words = Words(lang, override_dir)
-    heading = words.text("reminder.heading", when=when_words(when_label, lang,
-                                                             override_dir=override_dir))
-    lines = [bold(heading), *_visit_block(visit, words), "", words.text("reminder.ask")]
-    return "\n".join(lines)
-
-
-def _visit_block(visit: Visit, words: Words) -> list[str]:
-    """The visit's title, its day and time in bold, then its instructions if any."""
-    lines = [words.title(visit), bold(escape(visit_time(visit, words.lang)))]
-    instructions = words.optional(f"{visit.kind}.instructions")
-    return [*lines, "", instructions] if instructions else lines
-
-
-def visit_time(visit: Visit, lang: str) -> str:
-    """``12月7日(月) 10:00–11:00`` / ``Mon 7 Dec, 10:00–11:00`` (plain text); a visit that
-    ends on another day shows the end's day too."""
-    start = format_when(visit.start, lang)
-    if visit.end.date() != visit.start.date():
-        return f"{start}–{format_when(visit.end, lang)}"
-    return f"{start}–{visit.end:%H:%M}"
-
-
-def answer_buttons(lang: str, *, override_dir: Path | None = None) -> tuple[str, str]:
-    """The two button labels as plain text: (will come, need to change)."""
-    messages = load_messages(lang, override_dir)
-    return messages.get("answer.will_come"), messages.get("answer.need_change")
-
-
-def answered_text(
-    original_html: str, answer: str, lang: str, *, override_dir: Path | None = None
-) -> str:
-    """The reminder after a button press, to edit the message with: its closing request to
-    tap a button (and an earlier answer, if the patient answers again) is replaced by the
-    patient's answer. ``answer`` is ``"come"`` or ``"change"``, else ValueError.
-    ``original_html`` is our own reminder (or Telegram's HTML of it): it is kept as is."""
-    if answer not in ANSWERS:
-        raise ValueError(f"answer must be one of {', '.join(ANSWERS)}, got {answer!r}")
-    words = Words(lang, override_dir)
-    buttons = dict(zip(ANSWERS, answer_buttons(lang, override_dir=override_dir), strict=True))
-    endings = {words.plain("reminder.ask")} | {
-        words.plain(f"reminder.answered_{name}", answer=button) for name, button in buttons.items()
-    }
-    lines = original_html.rstrip().split("\n")
-    while lines and (visible_text(lines[-1]).strip() in endings or not lines[-1].strip()):
-        lines.pop()
-    answered = words.text(f"reminder.answered_{answer}", answer=buttons[answer])
-    return "\n".join([*lines, "", bold(answered)])
-
 
 # --- patients: commands -----------------------------------------------------------------
 
 
 def next_visit_text(
-    visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None
+    visits: Sequence[Visit], lang: str, *, override_dir: Path | None = None,
+    head: Letterhead = PLAIN,
 ) -> str:
-    """/next: the first of ``visits`` (the caller sorts and filters), or "no visits"."""
+    """/next: the first of ``visits`` (the caller sorts and filters), or "no visits";
+    then the clinic's footer."""
     words = Words(lang, override_dir)
+    ending = ["", *footer(head, lang, override_dir=override_dir)]
     if not visits:
-        return words.text("label.no_visits")
-    return "\n".join([bold(words.text("label.next_visit")), *_visit_block(visits[0], words)])
+        return "\n".join([words.text("label.no_visits"), *ending])
+    lines = [bold(words.text("label.next_visit"))]
+    if visits[0].patient_name.strip():
+        lines.append(words.text("reminder.for_patient", name=visits[0].patient_name))
+    return "\n".join([*lines, *visit_block(visits[0], words), *ending])
 
 
 def schedule_text(
@@ -203,31 +78,41 @@ def schedule_text(
     closed: Callable[[date], str | None],
     *,
     override_dir: Path | None = None,
+    today: date | None = None,
+    head: Letterhead = PLAIN,
 ) -> str:
-    """/schedule: one line per visit (day, time, title, status if not simply planned; a
-    cancelled one struck through), then the months from the first visit to the last in a
-    ``<pre>`` block, closed days marked by ``closed``. Cancelled visits get no calendar mark.
-    """
+    """/schedule: one line per visit (day, arrival time, title, status if not simply
+    planned; a cancelled one struck through), then the months from ``today``'s (or the
+    first visit's, if later) to the last visit's in a ``<pre>`` block that fits a phone,
+    its legend below it, and the clinic's footer. Cancelled visits get no calendar mark;
+    ``closed`` words the closed days (see ``planner.closures``)."""
     words = Words(lang, override_dir)
     if not visits:
-        return words.text("label.no_visits")
+        return "\n".join([words.text("label.no_visits"), "",
+                          *footer(head, lang, override_dir=override_dir)])
     ordered = sorted(visits, key=lambda visit: visit.start)
     lines = [_schedule_line(visit, words) for visit in ordered]
     marks = day_marks(
         [visit for visit in ordered if visit.status != "cancelled"], lang,
         override_dir=override_dir,
     )
-    months = render_months(
-        marks, lang=lang, closed=closed, first=ordered[0].start.date(),
-        last=ordered[-1].start.date(), override_dir=override_dir,
-    )
+    last = ordered[-1].start.date()
+    first = min(max(ordered[0].start.date(), today or date.min), last)
+    grid, legend = render_grid(marks, lang=lang, closed=closed, first=first, last=last,
+                               override_dir=override_dir)
     heading = bold(words.text("bot.schedule_title"))
-    return "\n".join([heading, *lines, "", f"<pre>{escape(months.rstrip())}</pre>"])
+    return "\n".join([heading, *lines, "", f"<pre>{escape(grid)}</pre>", *map(escape, legend),
+                      "", *footer(head, lang, override_dir=override_dir)])
 
 
 def _schedule_line(visit: Visit, words: Words) -> str:
-    return with_status(f"{escape(format_when(visit.start, words.lang))} {words.title(visit)}",
-                        visit.status, words)
+    """``1月13日(水) 午前9時30分 ANK細胞の点滴 1回目（全8回）（採血あり）``: an infusion
+    day at its arrival time, as one line."""
+    when = day_and_time(visit.arrive or visit.start, words.lang)
+    title = words.title(visit)
+    if visit.kind == INFUSION and visit.arrive is not None:
+        title = words.text("infusion.schedule_line", title=words.plain_title(visit))
+    return with_status(f"{escape(when)} {title}", visit.status, words)
 
 
 def with_status(line: str, status: str, words: Words) -> str:
@@ -239,15 +124,21 @@ def with_status(line: str, status: str, words: Words) -> str:
     return f"<s>{line}</s> {note}" if status == "cancelled" else f"{line} {note}"
 
 
-def help_text(lang: str, *, staff: bool, override_dir: Path | None = None) -> str:
-    """/help: the commands this person can use, one per line, then a short note."""
+def help_text(lang: str, *, staff: bool, override_dir: Path | None = None,
+              head: Letterhead = PLAIN) -> str:
+    """/help: the commands this person can use, one per line, then a short note; for
+    patients also whom to call when it is urgent, and the clinic's footer."""
     words = Words(lang, override_dir)
     names = (*STAFF_COMMANDS, "language", "stop", "help") if staff else PATIENT_COMMANDS
     lines = [f"/{name} — {words.text(f'commands.{name}')}" for name in names]
     come, change = answer_buttons(lang, override_dir=override_dir)
-    note = (words.text("bot.help_staff") if staff
-            else words.text("bot.help_patient", come=come, change=change))
-    return "\n".join([bold(words.text("bot.help_title")), *lines, "", note])
+    if staff:
+        return "\n".join([bold(words.text("bot.help_title")), *lines, "",
+                          words.text("bot.help_staff")])
+    note = words.text("bot.help_patient", come=come, change=change)
+    urgent = [escape(line) for line in urgent_lines(head, lang, override_dir=override_dir)]
+    return "\n".join([bold(words.text("bot.help_title")), *lines, "", note, *urgent, "",
+                      *footer(head, lang, override_dir=override_dir)])
 
 
 def welcome_text(
@@ -268,10 +159,14 @@ def welcome_text(
     return words.text("bot.welcome", name=name)
 
 
-def generic_text(lang: str, *, override_dir: Path | None = None) -> str:
+def generic_text(lang: str, *, override_dir: Path | None = None,
+                 head: Letterhead = PLAIN) -> str:
     """The one answer to anyone not linked, a bad or used code, or a patient trying a staff
-    command. It names nobody and says nothing about whether a code existed."""
-    return Words(lang, override_dir).text("bot.generic")
+    command: the clinic's name and numbers. It names no patient and says nothing about
+    whether a code existed."""
+    words = Words(lang, override_dir)
+    numbers = urgent_lines(head, lang, override_dir=override_dir)[1:]
+    return "\n".join([words.text("bot.generic", clinic=head.clinic), *map(escape, numbers)])
 
 
 def throttled_text(lang: str, *, override_dir: Path | None = None) -> str:
@@ -312,5 +207,6 @@ def bot_commands(
     messages = load_messages(lang, override_dir)
     names = PATIENT_COMMANDS + (STAFF_COMMANDS if staff else ())
     return [(name, messages.get(f"commands.{name}")) for name in names]
+
 
 

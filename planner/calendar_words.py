@@ -97,12 +97,13 @@ def patient_title(kind: str, seq: int, total: int, lang: str, *, clinic: str,
 
 def patient_notes(kind: str, seq: int, total: int, lang: str, *,
                   arrival: tuple[str, datetime, datetime, datetime] | None = None,
-                  missed: bool = False, map_url: str = "",
+                  missed: bool = False, map_url: str = "", fever: list[str] | None = None,
                   override_dir: Path | None = None) -> str:
     """The event's notes: what the visit is, when to arrive, the instructions, the map.
 
     ``arrival`` is (the first step's kind, arrival, the infusion's start, the visit's end)
-    for an infusion day that begins with a same-day step such as the blood test.
+    for an infusion day that begins with a same-day step such as the blood test. ``fever``
+    is the one fever instruction with the numbers to call, given after an infusion.
     """
     messages = load_messages(lang, override_dir)
     lines = [event_title(kind, seq, total, lang, override_dir=override_dir)]
@@ -110,12 +111,15 @@ def patient_notes(kind: str, seq: int, total: int, lang: str, *,
         lines[0] += messages.get("ics.missed")
     if arrival is not None:
         first, arrive, start, end = arrival
+        before = event_title(first, seq, total, lang, override_dir=override_dir)
+        if lang == "en":  # a title inside a sentence: "for the blood test before the drip"
+            before = before[:1].lower() + before[1:]
         lines.append(messages.format(
             "ics.arrive_by", arrive=format_clock(arrive, lang),
-            start=format_clock(start, lang), end=format_clock(end, lang),
-            before=event_title(first, seq, total, lang, override_dir=override_dir)))
+            start=format_clock(start, lang), end=format_clock(end, lang), before=before))
     if f"{kind}.instructions" in messages:
         lines.append(messages.get(f"{kind}.instructions"))
+    lines.extend(fever or [])
     if map_url:
         lines.append(messages.format("ics.map", url=map_url))
     return "\n".join(lines)

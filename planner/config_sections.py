@@ -21,6 +21,7 @@ DEFAULT_RULES: list[dict[str, Any]] = [
     {"kind": "collection", "audience": "patient", "days_before": 1, "at": "18:00"},
     {"kind": "infusion", "audience": "patient", "days_before": 1, "at": "18:00"},
     {"kind": "infusion", "audience": "patient", "minutes_before": 120},
+    {"kind": "infusion", "audience": "patient", "check_in_at": "19:00"},
     {"kind": "cell_delivery", "audience": "lab", "days_before": 2, "at": "10:00"},
     {"kind": "follow_up", "audience": "patient", "days_before": 3, "at": "10:00"},
 ]
@@ -112,9 +113,12 @@ def parse_reminders(r: Reader) -> ReminderPolicy:
 
 
 def _rule(r: Reader) -> ReminderRule:
-    r.check_keys({"kind", "audience", "days_before", "at", "hours_before", "minutes_before"})
+    r.check_keys({"kind", "audience", "days_before", "at", "hours_before", "minutes_before",
+                  "check_in_at"})
     kind = r.text("kind", "")
     audience = r.text("audience", "patient", AUDIENCES)
+    if "check_in_at" in r.table:
+        return _check_in_rule(r, kind, audience)
     relative = [k for k in ("hours_before", "minutes_before") if k in r.table]
     if "days_before" in r.table:
         if relative:
@@ -127,6 +131,16 @@ def _rule(r: Reader) -> ReminderRule:
     minutes = (r.integer("hours_before", 1, 0, 24 * 14) * 60 if relative[0] == "hours_before"
                else r.integer("minutes_before", 60, 0, 24 * 60 * 14))
     return ReminderRule(kind, audience, minutes_before=minutes)
+
+
+def _check_in_rule(r: Reader, kind: str, audience: str) -> ReminderRule:
+    """An evening check-in: only for patients and family, and with no other timing key."""
+    others = [k for k in ("days_before", "at", "hours_before", "minutes_before") if k in r.table]
+    if others:
+        raise r.fail(others[0], "a check-in rule takes check_in_at only")
+    if audience not in ("patient", "family"):
+        raise r.fail("audience", "a check-in is for patient or family", audience)
+    return ReminderRule(kind, audience, at=r.clock("check_in_at", "19:00"), check_in=True)
 
 
 def parse_bot(r: Reader) -> BotSettings:

@@ -26,12 +26,14 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from planner import alerts
+from planner.calendar import ClinicCalendar
 from planner.clock import Clock
 from planner.config import Settings
 from planner.links import Chat, Links
 from planner.notices import Notices
 from planner.outbox import Delivery, Outbox
-from planner.reminders import digest_instant
+from planner.reminders import CHECK_IN_SUFFIX, digest_instant
 
 log = logging.getLogger("planner.dispatch")
 
@@ -122,6 +124,7 @@ class Dispatcher:
         self.links = Links(db)
         self.notices = Notices(db, settings)
         self.tz = ZoneInfo(settings.clinic.timezone)
+        self.calendar = ClinicCalendar(settings.clinic)
         bot = settings.bot
         self.limiter = RateLimiter(bot.messages_per_second,
                                    bot.seconds_between_messages_to_one_chat)
@@ -164,7 +167,8 @@ class Dispatcher:
         chats = self._chats_for(audience, int(str(row["patient_id"])))
         if not chats:
             self.outbox.fail_reminder(reminder_id, "no linked chat", now)
-            if audience in PATIENT_SIDE:
+            # A family rule without family chats is no problem, nor a check-in nobody gets.
+            if audience == "patient" and not str(row["rule"]).endswith(CHECK_IN_SUFFIX):
                 self.outbox.add_alert("no_chat", ALERT_ROLES, {"reminder_id": reminder_id},
                                       now, event_id=int(str(row["event_id"])),
                                       patient_id=int(str(row["patient_id"])))
@@ -183,6 +187,13 @@ class Dispatcher:
 
     def _queue_alerts(self, now: datetime) -> None:
         for alert in self.outbox.pending_alerts():
+            first = alerts.earlier_today(self.db, alert, self.tz)
+            if first is None and self._digest_covers(alert):
+                first = alerts.told_before(self.db, alert)
+            if first is not None:  # staff heard of this already; the digest lists it
+                with self.db.atomic():
+                    alerts.close_as_repeat(self.db, int(alert["id"]), first)
+                continue
             roles = tuple(r for r in str(alert["roles"]).split(",") if r)
             chats = self.links.staff_chats(roles)
             with self.db.atomic():
@@ -191,10 +202,17 @@ class Dispatcher:
                     self.outbox.queue(None, int(alert["id"]), "alert", messages, now, None)
                 self.outbox.close_alert(int(alert["id"]), delivered=bool(chats))
 
+    def _digest_covers(self, alert: dict[str, object]) -> bool:
+        """Whether every role the alert is for gets the morning digest."""
+        roles = {r for r in str(alert["roles"]).split(",") if r}
+        return bool(roles) and roles <= set(self.settings.reminders.digest_roles)
+
     def _queue_digests(self, now: datetime) -> None:
         today = now.astimezone(self.tz).date()
         if now < digest_instant(today, self.settings.reminders, self.settings.clinic.timezone):
             return
+        if self.calendar.closed_reason(today) is not None:
+            return  # no digest on a day the clinic is closed
         for role in self.settings.reminders.digest_roles:
             chats = self.links.staff_chats((role,))
             if not chats:
@@ -268,8 +286,7 @@ class Dispatcher:
         now = self.now()
         self.limiter.record(delivery.chat_id, now)
         try:
-            message_id = await self.sender.send(delivery.chat_id, delivery.text,
-                                                delivery.buttons)
+            message_id = await self._transmit(delivery)
         except SendFailure as failure:
             self._record_failure(delivery, failure)
             return False
@@ -282,6 +299,16 @@ class Dispatcher:
         # A crash here, before the commit below, sends this one message again on restart.
         self._record_sent(delivery, message_id)
         return True
+
+    async def _transmit(self, delivery: Delivery) -> int:
+        """Send the message, or for an ``edit`` rewrite the one sent earlier (a sender
+        that cannot edit leaves it as it is)."""
+        if delivery.edit_message_id is None:
+            return await self.sender.send(delivery.chat_id, delivery.text, delivery.buttons)
+        edit = getattr(self.sender, "edit", None)
+        if edit is None:
+            return delivery.edit_message_id
+        return int(await edit(delivery.chat_id, delivery.edit_message_id, delivery.text))
 
     def _record_sent(self, delivery: Delivery, message_id: int) -> None:
         with self.db.atomic():

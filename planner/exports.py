@@ -21,6 +21,7 @@ from planner.calendar_words import kind_name, patient_label, patient_notes, pati
 from planner.config import ExportSettings, Settings
 from planner.config_protocol import parse_protocol
 from planner.ics import CalendarEntry
+from planner.letterhead import PLAIN, Letterhead, fever_lines
 from planner.model import INFUSION, Anchor, Protocol
 from planner.texts import event_title, staff_description
 
@@ -45,12 +46,13 @@ class Wording:
     address: str = ""
     map_url: str = ""
     discreet: bool = True
+    head: Letterhead = PLAIN
 
     @classmethod
     def of(cls, settings: Settings) -> Wording:
         head = settings.letterhead
         return cls(settings.export, settings.clinic.name, head.address, head.map_url,
-                   head.discreet)
+                   head.discreet, head)
 
     @property
     def location(self) -> str:
@@ -175,7 +177,9 @@ def _visit(row: dict[str, Any], steps: list[dict[str, Any]], wording: Wording, t
         summary=patient_title(kind, seq, total, lang, clinic=wording.clinic,
                               discreet=wording.discreet),
         description=patient_notes(kind, seq, total, lang, arrival=arrival,
-                                  missed=row["status"] == "missed", map_url=wording.map_url),
+                                  missed=row["status"] == "missed", map_url=wording.map_url,
+                                  fever=fever_lines(wording.head, lang)
+                                  if kind == INFUSION else None),
         sequence=sum(part["revision"] for part in parts),
         cancelled=row["status"] != "scheduled",
         stamp=max(datetime.fromisoformat(part["updated_at"]) for part in parts),

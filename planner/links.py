@@ -85,8 +85,10 @@ class Links:
         ``staff_lang`` (the clinic's staff language) for a staff member.
 
         Call inside a transaction. A chat already linked to someone is re-linked to the
-        code's person: the newest consent wins. A throttled chat gets None even for a
-        valid code, which stays unused (and that attempt is not counted as a failure).
+        code's person: the newest consent wins, except that a family chat linked with
+        another family code keeps its patients and gains one (a family caring for two).
+        A throttled chat gets None even for a valid code, which stays unused (and that
+        attempt is not counted as a failure).
         """
         if self.throttled(chat_id, now):
             return None
@@ -101,7 +103,7 @@ class Links:
                             [chat_id, _ts(now)])
             return None
         link = rows[0]
-        self.unlink(chat_id, now)
+        self._make_room(chat_id, link, now)
         language = lang or (self._person_language(link["patient_id"])
                             if link["patient_id"] is not None else staff_lang)
         self.db.execute(
@@ -110,6 +112,28 @@ class Links:
             [chat_id, link["patient_id"], link["staff_id"], link["family_name"], language,
              _text(now)])
         return self.chat(chat_id)
+
+    def _make_room(self, chat_id: int, link: dict[str, Any], now: datetime) -> None:
+        """Unlink what the new link replaces: everything, unless both are family links
+        (then only an earlier link to the same patient)."""
+        current = self.chats(chat_id)
+        family = link["family_name"] is not None and current and all(
+            chat.family_name is not None for chat in current)
+        if not family:
+            self.unlink(chat_id, now)
+            return
+        self.db.execute(
+            "UPDATE chats SET unlinked_at = ? WHERE chat_id = ? AND patient_id = ?"
+            " AND unlinked_at IS NULL", [_text(now), chat_id, link["patient_id"]])
+
+    def chats(self, chat_id: int) -> list[Chat]:
+        """Every link of a chat: one, or for a family caring for several, one per patient
+        (first linked first)."""
+        rows = self.db.query(
+            "SELECT c.*, s.role, COALESCE(p.name, s.name) AS name FROM chats c"
+            " LEFT JOIN staff s ON s.id = c.staff_id LEFT JOIN patients p ON p.id = c.patient_id"
+            " WHERE c.chat_id = ? AND c.unlinked_at IS NULL ORDER BY c.id", [chat_id])
+        return [_chat(row) for row in rows]
 
     def _person_language(self, patient_id: int) -> str:
         row = self.db.execute("SELECT lang FROM patients WHERE id = ?", [patient_id]).fetchone()
@@ -125,7 +149,7 @@ class Links:
         rows = list(self.db.query(
             "SELECT c.*, s.role, COALESCE(p.name, s.name) AS name FROM chats c"
             " LEFT JOIN staff s ON s.id = c.staff_id LEFT JOIN patients p ON p.id = c.patient_id"
-            " WHERE c.chat_id = ? AND c.unlinked_at IS NULL", [chat_id]))
+            " WHERE c.chat_id = ? AND c.unlinked_at IS NULL ORDER BY c.id", [chat_id]))
         return _chat(rows[0]) if rows else None
 
     def set_language(self, chat_id: int, lang: str) -> None:

@@ -1,12 +1,15 @@
 """A month-at-a-glance text calendar, like ``cal``, with the course marked on it.
 
-Weeks start on Monday, as Japanese clinic calendars do. Each day cell is the day number, a
-space and the day's mark, padded to a fixed *display* width: Japanese characters take two
-terminal columns (``unicodedata.east_asian_width`` W/F), so columns stay aligned in ``ja``.
+Made to fit a phone: at most 34 monospace columns (Telegram shows about 30–35 in a
+``<pre>`` block). Weeks start on Monday, as Japanese clinic calendars do. Each day cell is
+the day number and the day's mark, four display columns in all: Japanese characters take
+two terminal columns (``unicodedata.east_asian_width`` W/F), a Latin mark takes one and
+gets a space before it; cells are one space apart.
 
-Marks: ``C`` collection, ``1``…``8`` the infusion number, ``B`` blood test, ``L`` lab cell
-delivery, ``F`` follow-up, ``+`` a step a clinic added; ``休``/``x`` a closed day. The
-letters are in the message catalogue (``<kind>.mark``), so a clinic can change them.
+Marks come from the message catalogue (``<kind>.mark``): in Japanese 点 an infusion,
+採 the collection, 血 a blood test, 培 a lab cell delivery, 診 the follow-up, 他 a step a
+clinic added, 休 a closed day; in English I, C, B, L, F, +, x. The legend is separate
+(:func:`legend_lines`), one entry a line, so it can stand outside a ``<pre>`` block.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from planner.texts import Messages, load_messages
 
 _TITLE_PATTERNS = {"ja": "y年M月", "en": "LLLL y"}
 _DAY_WIDTH = 2
-_MIN_MARK_WIDTH = 2
-# Two spaces between columns keep "14 3" (day 14, infusion 3) apart from the next day.
-_GAP = "  "
+_MARK_WIDTH = 2
+_CELL_WIDTH = _DAY_WIDTH + _MARK_WIDTH
+_GAP = " "
+MAX_WIDTH = 7 * _CELL_WIDTH + 6 * len(_GAP)  # 34
 # When several events share a day, the one a patient most needs to see wins the cell.
 _PRIORITY = (INFUSION, "collection", "follow_up", "blood_test", "cell_delivery")
 
@@ -62,9 +66,8 @@ def _pad(text: str, width: int) -> str:
 
 
 def mark_for(kind: str, seq: int, lang: str, *, override_dir: Path | None = None) -> str:
-    """The mark of one event: the infusion number, else the kind's catalogue mark (``+``)."""
-    if kind == INFUSION:
-        return str(seq)
+    """The mark of one event: its kind's catalogue mark (``点`` / ``I`` for an infusion),
+    ``other.mark`` (``他`` / ``+``) for a step the catalogue does not know."""
     messages = load_messages(lang, override_dir)
     key = f"{kind}.mark" if f"{kind}.mark" in messages else "other.mark"
     return messages.get(key)
@@ -106,27 +109,40 @@ def render_months(
     last: date,
     override_dir: Path | None = None,
 ) -> str:
-    """Every whole month from ``first``'s to ``last``'s, one under another, then a legend.
+    """Every whole month from ``first``'s to ``last``'s, one under another, then a blank
+    line and the legend (:func:`legend_lines`).
 
     A day shows its mark from ``marks``; a day without one shows the closed mark when
     ``closed(day)`` gives a reason (an event on a closed day keeps its own mark, so a
-    conflict stays visible). Every grid line of the result has the same display width.
+    conflict stays visible). Every grid line is :data:`MAX_WIDTH` display columns or less.
     Raises ValueError when ``last`` is before ``first``.
     """
+    grid, legend = render_grid(marks, lang=lang, closed=closed, first=first, last=last,
+                               override_dir=override_dir)
+    return grid + "\n\n" + "\n".join(legend) + "\n"
+
+
+def render_grid(
+    marks: Mapping[date, str],
+    *,
+    lang: str,
+    closed: Callable[[date], str | None],
+    first: date,
+    last: date,
+    override_dir: Path | None = None,
+) -> tuple[str, list[str]]:
+    """The months (as :func:`render_months`) and, apart, the legend's lines."""
     if last < first:
         raise ValueError(f"last ({last}) is before first ({first})")
     messages = load_messages(lang, override_dir)
     closed_mark = messages.get("calendar.closed_mark")
-    widths = [display_width(mark) for mark in (closed_mark, *marks.values())]
-    mark_width = max(_MIN_MARK_WIDTH, *widths)
     blocks: list[str] = []
     reasons: list[str] = []
     used: set[str] = set()
     for year, month in _months(first, last):
         cells = _month_cells(year, month, marks, closed, closed_mark, reasons, used)
-        blocks.append(_month_block(year, month, cells, lang, mark_width))
-    blocks.append(_legend(messages, used, reasons))
-    return "\n\n".join(blocks) + "\n"
+        blocks.append(_month_block(year, month, cells, lang))
+    return "\n\n".join(blocks), legend_lines(messages, used, reasons)
 
 
 def _months(first: date, last: date) -> list[tuple[int, int]]:
@@ -167,51 +183,44 @@ def _month_cells(
     return weeks
 
 
-def _month_block(
-    year: int,
-    month: int,
-    weeks: list[list[tuple[int, str] | None]],
-    lang: str,
-    mark_width: int,
-) -> str:
-    cell_width = _DAY_WIDTH + 1 + mark_width
+def _month_block(year: int, month: int, weeks: list[list[tuple[int, str] | None]],
+                 lang: str) -> str:
     names = get_day_names("abbreviated", locale=lang)
-    header = _GAP.join(_pad(names[weekday], cell_width) for weekday in range(7))
-    rows = [_GAP.join(_cell(cell, cell_width, mark_width) for cell in week) for week in weeks]
+    header = _GAP.join(_pad(names[weekday][:_CELL_WIDTH], _CELL_WIDTH) for weekday in range(7))
+    rows = [_GAP.join(_cell(cell) for cell in week).rstrip() for week in weeks]
     title = format_date(date(year, month, 1), _TITLE_PATTERNS[lang], locale=lang)
     indent = max(0, (display_width(header) - display_width(title)) // 2)
-    return "\n".join([" " * indent + title, header, *rows])
+    return "\n".join([" " * indent + title, header.rstrip(), *rows])
 
 
-def _cell(cell: tuple[int, str] | None, cell_width: int, mark_width: int) -> str:
+def _cell(cell: tuple[int, str] | None) -> str:
+    """``14採``, `` 7 I``, ``30  ``: the day right-aligned, then the mark in two columns."""
     if cell is None:
-        return " " * cell_width
+        return " " * _CELL_WIDTH
     day, mark = cell
-    return f"{day:>{_DAY_WIDTH}} {_pad(mark, mark_width)}"
+    mark = mark if display_width(mark) <= _MARK_WIDTH else mark[:1]
+    return f"{day:>{_DAY_WIDTH}}" + " " * (_MARK_WIDTH - display_width(mark)) + mark
 
 
-def _legend(messages: Messages, used: set[str], reasons: list[str]) -> str:
-    """``Key: 1–8 = cell infusion (drip)  C = lymphocyte collection  x = clinic closed``.
+def legend_lines(messages: Messages, used: set[str], reasons: list[str]) -> list[str]:
+    """``点＝ANK細胞の点滴``, ``休＝休診日（日曜日・年末年始）``: one line per mark shown.
 
     Only marks that appear are listed; a mark the catalogue does not explain (one the caller
     made up) is listed alone so it is at least visible.
     """
     explained = _mark_meanings(messages, reasons)
-    entries: list[str] = []
-    numbers = sorted(int(mark) for mark in used if mark.isdigit())
-    if numbers:
-        span = str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}–{numbers[-1]}"
-        entries.append(f"{span} = {messages.get('infusion.title')}")
-    entries += [f"{mark} = {meaning}" for mark, meaning in explained.items() if mark in used]
-    entries += sorted(mark for mark in used if not mark.isdigit() and mark not in explained)
-    return f"{messages.get('calendar.legend')}: " + "  ".join(entries)
+    entries = [messages.format("calendar.legend_entry", mark=mark, meaning=meaning)
+               for mark, meaning in explained.items() if mark in used]
+    entries += sorted(mark for mark in used if mark not in explained)
+    return entries
 
 
 def _mark_meanings(messages: Messages, reasons: list[str]) -> dict[str, str]:
     """Catalogue marks and what they stand for, in the order the legend lists them."""
     meanings = {
         messages.get(f"{kind}.mark"): messages.get(f"{kind}.title")
-        for kind in ("collection", "blood_test", "cell_delivery", "follow_up", "other")
+        for kind in (INFUSION, "collection", "blood_test", "cell_delivery", "follow_up",
+                     "other")
     }
     meanings[messages.get("calendar.closed_mark")] = _closed_text(messages, reasons)
     return meanings

@@ -52,6 +52,8 @@ class Delivery:
     attempts: int
     next_attempt_ts: int
     expires_ts: int | None
+    edit_message_id: int | None = None
+    """The message sent earlier that this one rewrites (no new message is sent)."""
 
 
 class Outbox:
@@ -175,6 +177,14 @@ class Outbox:
             [(purpose, reminder_id, alert_id, chat_id, text,
               json.dumps(buttons, ensure_ascii=False) if buttons else None, _ts(now),
               expires_ts, _text(now), _text(now)) for chat_id, text, buttons in messages])
+
+    def queue_edit(self, chat_id: int, message_id: int, text: str, now: datetime) -> None:
+        """Rewrite a message already sent (``text``, no buttons), e.g. a reminder whose
+        visit changed; sent like any message, by editing instead of sending."""
+        self.db.execute(
+            "INSERT INTO deliveries (purpose, chat_id, text, next_attempt_ts, created_at,"
+            " updated_at, edit_message_id) VALUES ('alert', ?, ?, ?, ?, ?, ?)",
+            [chat_id, text, _ts(now), _text(now), _text(now), message_id])
 
     def fail_reminder(self, reminder_id: int, reason: str, now: datetime) -> None:
         self.db.execute(
@@ -332,5 +342,5 @@ def _delivery(row: dict[str, Any]) -> Delivery:
         alert_id=row["alert_id"], chat_id=row["chat_id"], text=row["text"],
         buttons=json.loads(row["buttons"]) if row["buttons"] else None,
         attempts=row["attempts"], next_attempt_ts=row["next_attempt_ts"],
-        expires_ts=row["expires_ts"],
+        expires_ts=row["expires_ts"], edit_message_id=row.get("edit_message_id"),
     )

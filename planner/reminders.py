@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from planner.model import PlannedEvent, Status
 
 PATIENT_AUDIENCES = ("patient", "family")
+CHECK_IN_SUFFIX = "/check-in"
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class ReminderRule:
     """One rule: remind ``audience`` about events of ``kind``.
 
     Either ``days_before`` with ``at`` (a wall time in the clinic's zone), or
-    ``minutes_before`` the event's start.
+    ``minutes_before`` the event's start, or ``check_in`` with ``at``: the evening of the
+    event's own day, after it, the patient is asked how they feel.
     """
 
     kind: str
@@ -37,10 +39,15 @@ class ReminderRule:
     days_before: int | None = None
     at: time | None = None
     minutes_before: int | None = None
+    check_in: bool = False
 
     @cached_property
     def name(self) -> str:
-        """A stable name, stored with each reminder (``infusion/patient/1d@18:00``)."""
+        """A stable name, stored with each reminder (``infusion/patient/1d@18:00``;
+        ``infusion/patient/19:00/check-in`` for a check-in)."""
+        if self.check_in:
+            assert self.at is not None
+            return f"{self.kind}/{self.audience}/{self.at:%H:%M}{CHECK_IN_SUFFIX}"
         if self.minutes_before is not None:
             return f"{self.kind}/{self.audience}/{self.minutes_before}m"
         assert self.at is not None
@@ -104,7 +111,31 @@ def reminders_for(event: PlannedEvent, audiences: tuple[str, ...], policy: Remin
         return []
     return [DueReminder(event.kind, event.seq, rule, audience, due, expires)
             for rule, audience, due, expires
-            in _due_times(event.kind, event.start, audiences, policy, timezone)]
+            in (*_due_times(event.kind, event.start, audiences, policy, timezone),
+                *_check_in_times(event, audiences, policy, timezone))]
+
+
+def _check_in_times(event: PlannedEvent, audiences: tuple[str, ...], policy: ReminderPolicy,
+                    timezone: str) -> list[tuple[str, str, datetime, datetime]]:
+    """(rule, audience, due, expires) of the evening check-ins after ``event``.
+
+    Due at the rule's time on the event's own day (or when quiet hours begin, if earlier),
+    useful for ``max_late``; none when that moment is not after the event has ended.
+    """
+    tz = ZoneInfo(timezone)
+    result = []
+    for rule in policy.rules_for(event.kind):
+        if not rule.check_in or not _concerns(rule.audience, audiences):
+            continue
+        assert rule.at is not None
+        due = datetime.combine(event.start.astimezone(tz).date(), rule.at, tzinfo=tz)
+        if policy.quiet_start is not None and policy.quiet_end is not None and \
+                _in_quiet_hours(rule.at, policy.quiet_start, policy.quiet_end):
+            due = min(due, datetime.combine(due.date(), policy.quiet_start, tzinfo=tz))
+        if due > event.end:
+            result.append((rule.name, rule.audience, due, _plus(due, policy.max_late)
+                           .astimezone(tz)))
+    return result
 
 
 @lru_cache(maxsize=65_536)
@@ -119,7 +150,7 @@ def _due_times(kind: str, start: datetime, audiences: tuple[str, ...], policy: R
     tz = ZoneInfo(timezone)
     result = []
     for rule in policy.rules_for(kind):
-        if not _concerns(rule.audience, audiences):
+        if rule.check_in or not _concerns(rule.audience, audiences):
             continue
         due = _due(rule, start, tz)
         if rule.audience in PATIENT_AUDIENCES:

@@ -263,6 +263,16 @@ def m007_course_exceptions_and_away(db: Database) -> None:
                " WHERE removed_at IS NULL")
 
 
+@migrations()
+def m008_messages(db: Database) -> None:
+    """An outbox message may rewrite one sent earlier (a reminder whose visit changed);
+    one family chat may be linked to several patients (a family caring for two)."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN edit_message_id INTEGER")
+    db.execute("DROP INDEX chats_linked")
+    db.execute("CREATE UNIQUE INDEX chats_linked ON chats(chat_id, COALESCE(patient_id, 0),"
+               " COALESCE(staff_id, 0)) WHERE unlinked_at IS NULL")
+
+
 def migrate(db: Database) -> None:
     """Bring ``db`` to this version's schema, refusing one written by a newer version."""
     known = {m.name for m in migrations._migrations}

@@ -83,6 +83,25 @@ class TelegramSender:
             raise SendFailure("transient", self._clean(error)) from None
         return int(message.message_id)
 
+    async def edit(self, chat_id: int, message_id: int, text: str) -> int:
+        """Rewrite a message sent earlier and remove its buttons. A message Telegram can
+        no longer edit (deleted, too old, unchanged) is left as it is: not a failure."""
+        try:
+            await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
+                                             parse_mode=ParseMode.HTML, reply_markup=None,
+                                             **self._options)
+        except BadRequest as error:
+            if "chat not found" in error.message.lower():
+                raise SendFailure("blocked", self._clean(error)) from None
+            return message_id
+        except Forbidden as error:
+            raise SendFailure("blocked", self._clean(error)) from None
+        except RetryAfter as error:
+            raise SendFailure("retry_after", self._clean(error), _retry_after(error)) from None
+        except NetworkError as error:
+            raise SendFailure("transient", self._clean(error)) from None
+        return message_id
+
     def _clean(self, error: Exception) -> str:
         text = str(error)
         return text.replace(self.redact, "<token>") if self.redact else text
@@ -103,3 +122,10 @@ class ConsoleSender:
             self.out.write(f"  [{label}]\n")
         self.out.flush()
         return self.count
+
+    async def edit(self, chat_id: int, message_id: int, text: str) -> int:
+        """Prints the new text of a message sent earlier (its buttons are gone)."""
+        plain = html.unescape(_TAG.sub("", text))
+        self.out.write(f"--- message {message_id} to chat {chat_id} is now ---\n{plain}\n")
+        self.out.flush()
+        return message_id

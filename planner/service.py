@@ -18,6 +18,7 @@ from planner.batch import prepared_in_order
 from planner.bends import find_bends
 from planner.calendar import ClinicCalendar
 from planner.calendar_words import calendar_name
+from planner.change_notices import tell_patient
 from planner.clock import Clock
 from planner.config import Settings
 from planner.course import Course, is_fixed, lab_notice_changes, slot_key
@@ -334,10 +335,13 @@ class Planner:
                                       find_bends(course.protocol, self.calendar, new))
             self.outbox.sync_course(course_id, self.settings.reminders,
                                     self.settings.clinic.timezone, self.now())
+            tell_patient(self.store.db, self.settings, course_id, course.protocol,
+                         course.events, new, self.now())
             if inside:
                 self.outbox.add_alert(
                     "lab_notice", ("lab", "nurse"),
                     {"changes": [_describe(old, new_event) for old, new_event in inside],
+                     "items": [_notice_item(old, new_event) for old, new_event in inside],
                      "action": action, "reason": reason}, self.now(), course_id=course_id)
         return Change(course_id, changed, sorted(f"{k} {s}" for k, s in keys))
 
@@ -427,3 +431,11 @@ def _describe(old: PlannedEvent | None, new: PlannedEvent) -> str:
         return f"{what} on {old.start:%Y-%m-%d %H:%M} becomes {new.status.value}"
     return f"{what} moves from {old.start:%Y-%m-%d %H:%M} to {new.start:%Y-%m-%d %H:%M}"
 
+
+
+def _notice_item(old: PlannedEvent | None, new: PlannedEvent) -> dict[str, Any]:
+    """One change for the lab as data, so each reader gets it in their own language."""
+    return {"kind": new.kind, "seq": new.seq, "status": new.status.value,
+            "before": old.start.isoformat() if old is not None else None,
+            "after": new.start.isoformat(),
+            "was_scheduled": old is None or old.status is Status.SCHEDULED}

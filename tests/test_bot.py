@@ -254,6 +254,14 @@ def linked(clinic: Clinic, patient: int) -> int:
     return patient
 
 
+async def stop_confirmed(bot: RunningBot, chat_id: int) -> StoredMessage:
+    """/stop, then 止める under its question; returns the question as it reads after."""
+    question = await bot.say(chat_id, "/stop")
+    await bot.press(chat_id, question, 0)
+    await bot.tg.wait_for_async(lambda: bot.tg.messages(chat_id)[-1].edits == 1)
+    return bot.tg.messages(chat_id)[-1]
+
+
 def raw(message: StoredMessage) -> str:
     assert message.raw_text is not None
     return message.raw_text
@@ -339,7 +347,10 @@ def test_language_switches_the_answers_between_japanese_and_english(
         clinic: Clinic, linked: int) -> None:
     async def scenario(bot: RunningBot) -> None:
         japanese = await bot.say(PATIENT_CHAT, "/next")
-        switched = await bot.say(PATIENT_CHAT, "/language")
+        choice = await bot.say(PATIENT_CHAT, "/language")  # buttons, no switch yet
+        before = len(bot.tg.messages(PATIENT_CHAT))
+        await bot.press(PATIENT_CHAT, choice, 1)  # English
+        switched = await bot.new_message(PATIENT_CHAT, before)
         english = await bot.say(PATIENT_CHAT, "/next")
         back = await bot.say(PATIENT_CHAT, "/language ja")
         assert raw(switched) == bot_texts.language_text("en")
@@ -356,7 +367,7 @@ def test_next_shows_the_collection_then_after_it_the_visit_on_2027_06_07(
         before = await bot.say(PATIENT_CHAT, "/next")
         clinic.clock.set(tokyo(2027, 5, 17, 13, 30))  # the collection is over
         after = await bot.say(PATIENT_CHAT, "/next")
-        assert "5月17日(月) 09:00" in (before.text or "")
+        assert "5月17日(月) 午前9時" in (before.text or "")
         assert "6月7日(月)" in (after.text or "")
         assert "5月17日" not in (after.text or "")
 
@@ -405,7 +416,7 @@ def test_ics_gives_the_chat_its_own_feed_link_again_and_stop_revokes_it(
             bot.tg.send_text(PATIENT_CHAT, "/ics")
             link_message = await bot.new_message(PATIENT_CHAT, before + 1)
             links.append((link_message.text or "").splitlines()[-1])
-        await bot.say(PATIENT_CHAT, "/stop")
+        await stop_confirmed(bot, PATIENT_CHAT)
 
     clinic.run(scenario)
     assert links[0] == links[1]
@@ -437,7 +448,7 @@ def test_help_lists_the_patient_commands(clinic: Clinic, linked: int) -> None:
 def test_stop_unlinks_the_chat_and_no_reminder_reaches_it_afterwards(
         clinic: Clinic, linked: int) -> None:
     async def scenario(bot: RunningBot) -> None:
-        answer = await bot.say(PATIENT_CHAT, "/stop")
+        answer = await stop_confirmed(bot, PATIENT_CHAT)
         assert raw(answer) == bot_texts.stop_text("ja")
         after = await bot.say(PATIENT_CHAT, "/next")
         assert raw(after) == bot_texts.generic_text("ja")
@@ -464,7 +475,7 @@ def test_staff_today_tomorrow_week_and_unconfirmed(clinic: Clinic, linked: int) 
         tomorrow = await bot.say(NURSE_CHAT, "/tomorrow")
         week = await bot.say(NURSE_CHAT, "/week")
         unconfirmed = await bot.say(NURSE_CHAT, "/unconfirmed")
-        label = f"{PATIENT} (#{linked})"
+        label = f"山田様（#{linked}）"  # staff_names = "initials": the family name
         assert label not in (today.text or "")
         assert label in (tomorrow.text or "")
         assert "09:00–13:00" in (tomorrow.text or "")
@@ -534,7 +545,8 @@ def test_the_collection_reminder_arrives_at_10_00_on_2027_05_15_with_two_buttons
         event_id = clinic.event_id("collection", 1)
         assert reminder.reply_markup == {"inline_keyboard": [
             [{"text": come, "callback_data": f"a:{event_id}:0:c"}],
-            [{"text": change, "callback_data": f"a:{event_id}:0:x"}]]}
+            [{"text": change, "callback_data": f"a:{event_id}:0:x"}],
+            [{"text": "体調がすぐれない", "callback_data": "u"}]]}
         assert "5月17日(月)" in (reminder.text or "")
 
     clinic.run(scenario)
@@ -565,7 +577,7 @@ def test_i_need_to_change_is_stored_shown_and_sent_to_nurse_and_reception(
         assert edited.reply_markup == reminder.reply_markup  # the patient may still change it
         for chat_id in (NURSE_CHAT, RECEPTION_CHAT):
             alert = await bot.new_message(chat_id, 0)
-            assert f"{PATIENT} (#{linked})" in (alert.text or "")
+            assert f"山田様（#{linked}）" in (alert.text or "")
             assert "5月17日(月)" in (alert.text or "")
 
     clinic.run(scenario)
@@ -579,7 +591,7 @@ def test_i_will_come_is_stored_and_unconfirmed_no_longer_lists_the_visit(
     async def scenario(bot: RunningBot) -> None:
         await bot.dispatch(COLLECTION_REMINDER)
         reminder = await bot.new_message(PATIENT_CHAT, 0)
-        label = f"{PATIENT} (#{linked})"
+        label = f"山田様（#{linked}）"  # staff_names = "initials": the family name
         assert label in ((await bot.say(NURSE_CHAT, "/unconfirmed")).text or "")
         await bot.press(PATIENT_CHAT, reminder, 0)
         await bot.tg.wait_for_async(lambda: bot.tg.messages(PATIENT_CHAT)[0].edits == 1)
@@ -675,9 +687,10 @@ def test_a_reschedule_by_the_planner_supersedes_the_old_reminder(
         await until(lambda: bot.loop.ticks > ticks and bot.loop.idle)  # the watcher saw it
         await bot.dispatch(tokyo(2027, 6, 6, 18))  # the old reminder's instant
         await bot.dispatch(tokyo(2027, 6, 7, 8))
-        assert sent_to(bot.tg, PATIENT_CHAT) == []
+        (notice,) = sent_to(bot.tg, PATIENT_CHAT)  # the change notice, no old reminder
+        assert notice.params["text"].startswith("<b>【日程変更のお知らせ】")
         await bot.dispatch(tokyo(2027, 6, 7, 18))  # the day before the new date
-        reminder = await bot.new_message(PATIENT_CHAT, 0)
+        reminder = await bot.new_message(PATIENT_CHAT, 1)
         assert "6月8日(火)" in (reminder.text or "")
         assert reminder.reply_markup["inline_keyboard"][0][0]["callback_data"] == (  # type: ignore[index]
             f"a:{infusion}:1:c")
@@ -693,7 +706,8 @@ def test_a_cancelled_course_sends_nothing_more(clinic: Clinic, linked: int) -> N
         for moment in (COLLECTION_REMINDER, tokyo(2027, 5, 16, 18), tokyo(2027, 6, 6, 18),
                        tokyo(2027, 6, 7, 8), tokyo(2027, 7, 12, 10)):
             await bot.dispatch(moment)
-        assert sent_to(bot.tg, PATIENT_CHAT) == []
+        (notice,) = sent_to(bot.tg, PATIENT_CHAT)  # told once, then nothing more
+        assert notice.params["text"].startswith("<b>【ご予約取り消しのお知らせ】")
 
     clinic.run(scenario)
     assert {r["state"] for r in clinic.rows("SELECT state FROM reminders")} == {"skipped"}
@@ -767,7 +781,7 @@ def test_a_blocked_chat_is_marked_unreachable_and_staff_are_alerted(
         await bot.dispatch(COLLECTION_REMINDER)
         for chat_id in (NURSE_CHAT, RECEPTION_CHAT):
             alert = await bot.new_message(chat_id, 0)
-            assert f"{PATIENT} (#{linked})" in (alert.text or "")
+            assert f"山田様（#{linked}）" in (alert.text or "")
         await bot.dispatch(tokyo(2027, 5, 16, 18))  # the next reminder is not even tried
         assert [c.status for c in sent_to(bot.tg, PATIENT_CHAT)] == [403]
 
@@ -798,7 +812,7 @@ def test_a_400_fails_the_message_with_its_reason_and_alerts_staff(
                          description="message is too long")
         await bot.dispatch(COLLECTION_REMINDER)
         alert = await bot.new_message(NURSE_CHAT, 0)
-        assert "message is too long" in (alert.text or "").lower()
+        assert "理由：送信できませんでした" in (alert.text or "")  # Telegram's words: in the DB
         await bot.dispatch(COLLECTION_REMINDER + timedelta(minutes=10))
         assert len(sent_to(bot.tg, PATIENT_CHAT)) == 1  # never retried
 
@@ -815,6 +829,8 @@ def test_a_400_fails_the_message_with_its_reason_and_alerts_staff(
 
 def test_a_patient_named_with_html_gets_escaped_text_everywhere(clinic: Clinic) -> None:
     name = "<b>A&B</b>"
+    export = dataclasses.replace(clinic.settings.export, staff_names="full")
+    clinic.settings = dataclasses.replace(clinic.settings, export=export)
     patient_id = clinic.add_patient(name)
     clinic.plan(patient_id)
     code = clinic.code(patient_id=patient_id)

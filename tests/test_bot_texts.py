@@ -39,6 +39,7 @@ from planner.bot_texts import (
     welcome_text,
     when_words,
 )
+from planner.letterhead import Letterhead
 from planner.staff_texts import (
     alert_change_requested,
     alert_delivery_failed,
@@ -52,7 +53,7 @@ from planner.staff_texts import (
     week_text,
 )
 from planner.telegram_html import split_message, visible_length, visible_text
-from planner.texts import load_messages
+from planner.texts import event_title, load_messages
 from tests.fake_telegram import format_text
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -94,27 +95,63 @@ def shown(html_text: str) -> str:
 # --- reminders --------------------------------------------------------------------------
 
 
-def test_reminder_in_japanese_says_tomorrow_the_visit_and_its_day_and_time() -> None:
-    lines = reminder_text(INFUSION_3, "ja", when_label="days:1").splitlines()
-    assert lines[:3] == [
-        "<b>明日のご予定です</b>",
-        "ANK細胞の点滴（3/8回目）",
-        "<b>12月7日(月) 10:00–11:00</b>",
+INFUSION_DAY = replace(INFUSION_3, arrive=tokyo(12, 7, 9, 30))  # blood test at 09:30
+
+
+def test_reminder_in_japanese_says_whose_visit_tomorrow_and_when_to_arrive() -> None:
+    lines = reminder_text(INFUSION_DAY, "ja", when_label="days:1").splitlines()
+    assert lines[:5] == [
+        "<b>【ANK clinic】ご来院のお知らせ</b>",
+        "山田 太郎様",
+        "<b>明日 12月7日(月) 午前9時30分</b>",
+        "ANK細胞の点滴 3回目（全8回）",
+        "午前9時30分までにお越しください。採血のあと、午前10時から点滴です"
+        "（午前11時ごろ終わります）。",
     ]
 
 
-def test_reminder_in_english_says_in_two_hours_the_visit_and_its_day_and_time() -> None:
-    lines = reminder_text(INFUSION_3, "en", when_label="hours:2").splitlines()
-    assert lines[:3] == [
-        "<b>Your visit in 2 hours</b>",
-        "Cell infusion (drip) 3 of 8",
-        "<b>Mon 7 Dec, 10:00–11:00</b>",
+def test_reminder_in_english_says_in_two_hours_and_when_to_arrive() -> None:
+    lines = reminder_text(INFUSION_DAY, "en", when_label="hours:2").splitlines()
+    assert lines[:5] == [
+        "<b>ANK clinic: your visit</b>",
+        "For 山田 太郎",
+        "<b>in 2 hours, Mon 7 Dec, 9:30 am</b>",
+        "ANK cell infusion 3 of 8",
+        "Please arrive by 9:30 am. After a blood test, the drip starts at 10:00 am "
+        "(it ends at about 11:00 am).",
     ]
 
 
-def test_reminder_for_an_infusion_carries_the_fever_advice() -> None:
-    text = reminder_text(INFUSION_3, "ja", when_label="days:1")
-    assert "点滴後に熱が出ることがあります。38℃以上が続くときはご連絡ください。" in text
+def test_reminder_for_an_infusion_carries_the_fever_instruction_and_the_numbers() -> None:
+    head = Letterhead(phone="03-1234-5678", after_hours_phone="090-0000-1111")
+    lines = reminder_text(INFUSION_3, "ja", when_label="days:1", head=head).splitlines()
+    fever = lines.index("点滴のあと、その日のうちに熱が出ることがあります。38℃以上の熱が翌朝まで"
+                        "続くとき、寒気やだるさが強いときは、お電話ください。")
+    assert lines[fever + 1:fever + 3] == ["☎ 03-1234-5678", "夜間・休日 ☎ 090-0000-1111"]
+
+
+def test_reminder_ends_with_the_clinics_name_number_address_and_map() -> None:
+    head = Letterhead(clinic="あおば クリニック", phone="03-1234-5678", address="東京都港区1-2-3",
+                      map_url="https://maps.example/aoba")
+    lines = reminder_text(INFUSION_3, "ja", when_label="days:1", head=head).splitlines()
+    assert lines[-3:] == ["<i>あおば クリニック ☎ 03-1234-5678</i>", "<i>住所：東京都港区1-2-3</i>",
+                          "<i>地図：https://maps.example/aoba</i>"]
+
+
+def test_reminder_without_buttons_asks_to_call_instead_of_tapping() -> None:
+    text = reminder_text(visit("follow_up", 8), "ja", when_label="days:3", buttons=False)
+    assert "ご都合が悪いときは、お電話ください。" in text
+    assert "ボタン" not in text
+
+
+def test_the_discreet_setting_keeps_the_treatment_out_of_the_first_line() -> None:
+    for lang in LANGS:
+        discreet = reminder_text(INFUSION_3, lang, when_label="days:1").splitlines()[0]
+        named = reminder_text(INFUSION_3, lang, when_label="days:1",
+                              head=Letterhead(discreet=False)).splitlines()[0]
+        title = event_title("infusion", 3, 8, lang)
+        assert title not in discreet
+        assert title in named
 
 
 def test_reminder_for_a_collection_says_eat_drink_and_three_to_four_hours() -> None:
@@ -123,26 +160,23 @@ def test_reminder_for_a_collection_says_eat_drink_and_three_to_four_hours() -> N
     assert "朝食" in text
     assert "お水" in text
     assert "3〜4時間" in text
-    assert "11月16日(月) 09:00–13:00" in text
+    assert "午前9時から午後1時ごろまでです。" in text
 
 
 def test_reminder_for_a_step_without_instructions_is_title_day_and_request() -> None:
     step = visit("skin_test", 1, tokyo(12, 4, 15))
     lines = reminder_text(step, "en", when_label="days:3").splitlines()
     assert lines == [
-        "<b>Your visit in 3 days</b>",
+        "<b>ANK clinic: your visit</b>",
+        "For 山田 太郎",
+        "<b>in 3 days, Fri 4 Dec, 3:00 pm</b>",
         "skin test",
-        "<b>Fri 4 Dec, 15:00–16:00</b>",
+        "From 3:00 pm to about 4:00 pm.",
         "",
         "Please tap a button below to answer.",
+        "",
+        "<i>ANK clinic</i>",
     ]
-
-
-def test_reminder_for_a_visit_ending_the_next_day_shows_both_days() -> None:
-    overnight = Visit("other", 1, 8, tokyo(12, 7, 23), tokyo(12, 8, 1), "scheduled")
-    assert "12月7日(月) 23:00–12月8日(火) 01:00" in reminder_text(
-        overnight, "ja", when_label="today"
-    )
 
 
 @pytest.mark.parametrize(
@@ -177,23 +211,21 @@ def test_answer_buttons_in_japanese() -> None:
 
 
 def test_answer_buttons_in_english() -> None:
-    assert answer_buttons("en") == ("I will come", "I need to change")
+    assert answer_buttons("en") == ("I will come", "I need a different day")
 
 
 def test_answered_text_replaces_the_request_with_the_answer_in_japanese() -> None:
     original = reminder_text(INFUSION_3, "ja", when_label="days:1")
     lines = answered_text(original, "come", "ja").splitlines()
     assert "ご都合を下のボタンでお知らせください。" not in lines
-    assert lines[-1] == (
-        "<b>✓ 「予定どおり伺います」とお返事いただきました。ありがとうございます。</b>"
-    )
+    assert "<b>✓ 「予定どおり伺います」とお返事いただきました。ありがとうございます。</b>" in lines
     assert lines[:3] == original.splitlines()[:3]
 
 
 def test_answered_text_for_a_change_says_the_clinic_will_call_in_english() -> None:
     original = reminder_text(INFUSION_3, "en", when_label="days:1")
-    last = answered_text(original, "change", "en").splitlines()[-1]
-    assert last == "<b>You answered “I need to change”. The clinic will contact you.</b>"
+    lines = answered_text(original, "change", "en").splitlines()
+    assert "<b>You answered “I need a different day”. The clinic will call you.</b>" in lines
 
 
 def test_answering_again_replaces_the_earlier_answer() -> None:
@@ -218,53 +250,64 @@ def test_answered_text_refuses_an_unknown_answer_naming_it() -> None:
 
 
 def test_next_visit_in_japanese_shows_the_first_visit_with_its_instructions() -> None:
-    lines = next_visit_text([INFUSION_3, INFUSION_4], "ja").splitlines()
-    assert lines[:3] == [
+    lines = next_visit_text([INFUSION_DAY, INFUSION_4], "ja").splitlines()
+    assert lines[:5] == [
         "<b>次回のご来院</b>",
-        "ANK細胞の点滴（3/8回目）",
-        "<b>12月7日(月) 10:00–11:00</b>",
+        "山田 太郎様",
+        "<b>12月7日(月) 午前9時30分</b>",
+        "ANK細胞の点滴 3回目（全8回）",
+        "午前9時30分までにお越しください。採血のあと、午前10時から点滴です"
+        "（午前11時ごろ終わります）。",
     ]
-    assert "点滴は1時間ほどかかります。" in lines
 
 
 def test_next_visit_in_english_without_visits_says_none_are_planned() -> None:
-    assert next_visit_text([], "en") == "No visits are planned."
+    assert next_visit_text([], "en").splitlines()[0] == "No visits are planned."
 
 
 def test_schedule_in_japanese_lists_every_visit_in_order_with_its_status() -> None:
-    text = schedule_text([INFUSION_4, INFUSION_3, COLLECTION], "ja", year_end)
+    text = schedule_text([INFUSION_4, INFUSION_DAY, COLLECTION], "ja", year_end)
     assert text.splitlines()[:4] == [
         "<b>ご来院の予定</b>",
-        "11月16日(月) 09:00 リンパ球の採取(成分採血) 【済み】",
-        "12月7日(月) 10:00 ANK細胞の点滴（3/8回目）",
-        "12月10日(木) 10:00 ANK細胞の点滴（4/8回目）",
+        "11月16日(月) 午前9時 リンパ球の採取（成分採血） 【済み】",
+        "12月7日(月) 午前9時30分 ANK細胞の点滴 3回目（全8回）（採血あり）",
+        "12月10日(木) 午前10時 ANK細胞の点滴 4回目（全8回）",
     ]
 
 
 def test_schedule_strikes_through_a_cancelled_visit_in_english() -> None:
     cancelled = visit(seq=4, start=tokyo(12, 10, 10), status="cancelled")
     text = schedule_text([INFUSION_3, cancelled], "en", year_end)
-    assert "<s>Thu 10 Dec, 10:00 Cell infusion (drip) 4 of 8</s> (cancelled)" in text
+    assert "<s>Thu 10 Dec, 10:00 am ANK cell infusion 4 of 8</s> (cancelled)" in text
 
 
-def test_schedule_ends_with_the_month_view_in_a_pre_block() -> None:
+def test_schedule_shows_the_month_view_in_a_pre_block_and_its_legend_below() -> None:
     text = schedule_text([COLLECTION, INFUSION_3], "ja", year_end)
-    month = text[text.index("<pre>") :]
-    assert month.endswith("</pre>")
+    month = text[text.index("<pre>") : text.index("</pre>")]
     assert "2026年11月" in month
     assert "2026年12月" in month
-    assert "29 休" in month  # Tue 2026-12-29, the year-end closure
-    assert " 7 3" in month  # Mon 2026-12-07, infusion 3
+    assert "29休" in month  # Tue 2026-12-29, the year-end closure
+    assert " 7点" in month  # Mon 2026-12-07, infusion 3
+    after = text[text.index("</pre>") + len("</pre>"):].splitlines()
+    assert after[1:4] == ["点＝ANK細胞の点滴", "採＝リンパ球の採取（成分採血）",
+                          "休＝休診日（年末年始）"]
+
+
+def test_schedule_month_view_starts_at_the_current_month() -> None:
+    text = schedule_text([COLLECTION, INFUSION_3], "ja", year_end, today=date(2026, 12, 1))
+    month = text[text.index("<pre>") : text.index("</pre>")]
+    assert "2026年11月" not in month
+    assert "2026年12月" in month
 
 
 def test_schedule_month_view_gives_a_cancelled_visit_no_mark() -> None:
     cancelled = visit(seq=4, start=tokyo(12, 10, 10), status="cancelled")
     month = schedule_text([INFUSION_3, cancelled], "en", year_end).split("<pre>")[1]
-    assert "10 4" not in month
+    assert "10 I" not in month
 
 
 def test_schedule_without_visits_says_none_are_planned() -> None:
-    assert schedule_text([], "ja", year_end) == "予定されているご来院はありません。"
+    assert schedule_text([], "ja", year_end).splitlines()[0] == "予定されているご来院はありません。"
 
 
 def test_patient_help_lists_the_patient_commands_and_no_staff_command() -> None:
@@ -298,16 +341,21 @@ def test_welcome_of_staff_in_japanese_points_to_help() -> None:
     assert "/help" in text
 
 
-def test_generic_text_in_japanese_says_the_bot_is_for_invited_people() -> None:
-    assert generic_text("ja").startswith("このボットは、クリニックからご案内を受けた方")
+def test_generic_text_in_japanese_names_the_clinic_and_its_number() -> None:
+    head = Letterhead(clinic="あおば クリニック", phone="03-1234-5678")
+    assert generic_text("ja", head=head).splitlines() == [
+        "こちらはあおば クリニックのお知らせ用チャットです。",
+        "ご登録がまだの方・ご登録の期限が切れた方は、クリニックへお電話ください。",
+        "☎ 03-1234-5678",
+    ]
 
 
-def test_generic_text_in_english_says_the_bot_is_for_invited_people() -> None:
-    assert generic_text("en").startswith("This bot is only for people the clinic has invited.")
+def test_generic_text_in_english_names_the_clinic() -> None:
+    assert generic_text("en").startswith("This is the reminder chat of ANK clinic.")
 
 
 def test_generic_text_takes_no_person_and_names_nobody() -> None:
-    assert list(inspect.signature(generic_text).parameters) == ["lang", "override_dir"]
+    assert list(inspect.signature(generic_text).parameters) == ["lang", "override_dir", "head"]
     for lang in LANGS:
         assert NAME not in generic_text(lang)
         assert "様" not in generic_text(lang)
@@ -384,8 +432,8 @@ def test_day_text_lists_visits_by_time_with_patient_and_answer_mark() -> None:
     text = day_text("本日 12月7日(月)の予定", [INFUSION_3, blood_test], "ja")
     assert text.splitlines()[:3] == [
         "<b>本日 12月7日(月)の予定</b>",
-        "09:30–10:00 – 点滴前の採血 — 山田 太郎 (#12)",
-        "10:00–11:00 – ANK細胞の点滴（3/8回目） — 山田 太郎 (#12)",
+        "09:30–10:00 \u3000 点滴前の採血 — 山田 太郎様（#12）",
+        "10:00–11:00 ？ ANK細胞の点滴 3回目（全8回） — 山田 太郎様（#12）",
     ]
 
 
@@ -393,9 +441,9 @@ def test_day_text_marks_come_with_a_tick_and_change_with_a_cross() -> None:
     come = visit(confirmed="come")
     change = visit(seq=4, start=tokyo(12, 7, 14), confirmed="change")
     lines = day_text("Today", [come, change], "en").splitlines()
-    assert lines[1].startswith("10:00–11:00 ✓ ")
-    assert lines[2].startswith("14:00–15:00 ✗ ")
-    assert lines[-1] == "<i>✓ will come   ✗ needs a change   – no answer</i>"
+    assert lines[1].startswith("10:00–11:00 ○ ")
+    assert lines[2].startswith("14:00–15:00 × ")
+    assert lines[-1] == "<i>○ will come   × needs a change   ? no answer</i>"
 
 
 def test_day_text_shows_a_patient_without_a_name_by_number() -> None:
@@ -412,7 +460,7 @@ def test_week_text_groups_visits_under_their_days() -> None:
         "<b>1週間の予定</b>",
         "",
         "<b>12月7日(月)</b>",
-        "10:00–11:00 – ANK細胞の点滴（3/8回目） — 山田 太郎 (#12)",
+        "10:00–11:00 ？ ANK細胞の点滴 3回目（全8回） — 山田 太郎様（#12）",
         "",
         "<b>12月10日(木)</b>",
     ]
@@ -425,7 +473,7 @@ def test_week_text_without_visits_says_nothing_is_planned() -> None:
 def test_unconfirmed_text_lists_visits_with_their_day() -> None:
     assert unconfirmed_text([INFUSION_3], "en").splitlines() == [
         "<b>Visits without an answer</b>",
-        "Mon 7 Dec, 10:00–11:00 – Cell infusion (drip) 3 of 8 — 山田 太郎 (#12)",
+        "Mon 7 Dec, 10:00–11:00 ? ANK cell infusion 3 of 8 — 山田 太郎 (#12)",
     ]
 
 
@@ -438,10 +486,10 @@ def test_digest_in_japanese_names_the_role_and_lists_today_then_tomorrows_unansw
     lines = digest_text("nurse", date(2026, 12, 7), [INFUSION_3], [tomorrow], "ja").splitlines()
     assert lines == [
         "<b>おはようございます。12月7日(月)の予定です（看護師）</b>",
-        "10:00–11:00 – ANK細胞の点滴（3/8回目） — 山田 太郎 (#12)",
+        "10:00–11:00 ？ ANK細胞の点滴 3回目（全8回） — 山田 太郎様（#12）",
         "",
         "<b>まだお返事のない方</b>",
-        "12月8日(火) 10:00–11:00 – ANK細胞の点滴（4/8回目） — 山田 太郎 (#12)",
+        "12月8日(火) 10:00–11:00 ？ ANK細胞の点滴 4回目（全8回） — 山田 太郎様（#12）",
     ]
 
 
@@ -466,21 +514,26 @@ def test_digest_shows_a_role_without_a_catalogue_word_as_given() -> None:
 def test_alert_change_requested_in_japanese_names_patient_and_visit() -> None:
     assert alert_change_requested(INFUSION_3, "ja").splitlines() == [
         "<b>⚠ 日程変更のご希望</b>",
-        "山田 太郎 (#12)",
-        "12月7日(月) 10:00–11:00 ANK細胞の点滴（3/8回目）",
-        "患者さまが「日程を変更したい」を選びました。ご連絡をお願いします。",
+        "山田 太郎様（#12）",
+        "12月7日(月) 10:00–11:00 ANK細胞の点滴 3回目（全8回）",
+        "山田 太郎様（#12）（ご本人）が「日程を変更したい」を選びました。お電話をお願いします。",
     ]
 
 
 def test_alert_change_requested_in_english_quotes_the_button() -> None:
     text = alert_change_requested(INFUSION_3, "en")
-    assert "The patient pressed “I need to change”." in text
+    assert "山田 太郎 (#12) (the patient) pressed “I need a different day”." in text
+
+
+def test_alert_change_requested_names_the_family_member_who_pressed() -> None:
+    text = alert_change_requested(INFUSION_3, "ja", who="山田 花子様（山田 太郎様（#12）のご家族）")
+    assert "山田 花子様（山田 太郎様（#12）のご家族）が「日程を変更したい」" in text
 
 
 def test_alert_unreachable_words_a_blocked_bot_in_japanese() -> None:
     lines = alert_unreachable(NAME, 12, "blocked", "ja").splitlines()
     assert lines[0] == "<b>⚠ 患者さまにお知らせが届きません</b>"
-    assert lines[1] == "山田 太郎 (#12)"
+    assert lines[1] == "山田 太郎様（#12）"
     assert lines[-1] == "理由：ボットがブロックされています"
 
 
@@ -498,7 +551,7 @@ def test_alert_delivery_failed_names_the_visit_and_the_reason() -> None:
     assert lines[:4] == [
         "<b>⚠ Reminder not sent</b>",
         "山田 太郎 (#12)",
-        "Mon 7 Dec, 10:00–11:00 Cell infusion (drip) 3 of 8",
+        "Mon 7 Dec, 10:00–11:00 ANK cell infusion 3 of 8",
         "Reason: the chat was not found",
     ]
 
@@ -718,7 +771,7 @@ def test_split_message_parts_fit_parse_and_rejoin(
 @settings(deadline=None)
 @given(limit=st.integers(min_value=60, max_value=400))
 def test_split_schedule_keeps_the_month_view_inside_pre_blocks(limit: int) -> None:
-    month = MONTH_VIEW[MONTH_VIEW.index("<pre>") + 5 : -len("</pre>")]
+    month = MONTH_VIEW[MONTH_VIEW.index("<pre>") + 5 : MONTH_VIEW.index("</pre>")]
     in_pre: list[str] = []
     for part in split_message(MONTH_VIEW, limit=limit):
         text, entities = format_text(part, "HTML")

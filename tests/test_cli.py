@@ -74,7 +74,7 @@ def categories(data: bytes) -> set[str]:
 def test_init_creates_an_sqlite_database_and_names_it(bare_cli: PlannerCli) -> None:
     result = bare_cli.ok("init")
 
-    assert result.output == f"Database ready: {bare_cli.db} (schema 6)\n"
+    assert result.output == f"Database ready: {bare_cli.db} (schema 7)\n"
     assert bare_cli.db.read_bytes()[:16] == b"SQLite format 3\x00"
 
 
@@ -654,7 +654,8 @@ def test_export_role_holds_only_the_events_of_that_role(planner_cli: PlannerCli,
     data = planner_cli.ok("export", "--role", "lab").stdout_bytes
 
     check_ics(data)
-    assert categories(data) == {"リンパ球の採取(成分採血)", "培養細胞の出荷・到着", "ANK細胞の点滴"}
+    assert categories(data) == {"リンパ球の採取（成分採血）", "培養細胞の出荷・到着",
+                                "ANK細胞の点滴"}
 
 
 def test_export_all_is_a_valid_calendar_of_every_event(planner_cli: PlannerCli,

@@ -46,7 +46,8 @@ def test_reminders_are_listed_after_planning(planner_cli, planned_course):
     assert ("infusion", "infusion/patient/120m") in kinds
     infusion_1 = [r for r in rows if r["kind"] == "infusion" and r["seq"] == 1]
     assert sorted(r["due"] for r in infusion_1) == [
-        "2026-11-29T18:00:00+09:00", "2026-11-30T08:00:00+09:00"]
+        "2026-11-29T18:00:00+09:00", "2026-11-30T08:00:00+09:00",
+        "2026-11-30T19:00:00+09:00"]  # the evening check-in
     assert {r["state"] for r in rows} == {"pending"}
 
 
@@ -64,7 +65,8 @@ def test_a_reschedule_supersedes_reminders_in_the_same_change(planner_cli, plann
     assert {r["state"] for r in old} == {"skipped"}
     assert {r["state"] for r in new} == {"pending"}
     assert sorted(r["due"] for r in new) == [
-        "2026-12-07T18:00:00+09:00", "2026-12-08T08:00:00+09:00"]
+        "2026-12-07T18:00:00+09:00", "2026-12-08T08:00:00+09:00",
+        "2026-12-08T19:00:00+09:00"]
 
 
 def test_a_cancelled_course_has_no_pending_reminder(planner_cli, planned_course):

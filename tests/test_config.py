@@ -175,3 +175,38 @@ def test_quiet_hours_that_start_when_they_end_are_refused():
     assert str(caught.value) == (
         "x.toml: reminders.quiet_hours: start and end are the same time; give two different "
         "times, or [] for no quiet hours, got ['21:00', '21:00']")
+def test_the_clinics_contact_details_reach_the_letterhead():
+    settings = parse_settings({"clinic": {"name": "あおば クリニック", "phone": "03-1234-5678",
+                                          "map_url": "https://maps.example.jp/aoba"}}, "t.toml")
+    head = settings.letterhead
+    assert (head.clinic, head.phone, head.after_hours_phone, head.map_url) == (
+        "あおば クリニック", "03-1234-5678", "", "https://maps.example.jp/aoba")
+    assert head.discreet is True
+
+
+def test_a_phone_number_written_as_a_number_names_the_key():
+    with pytest.raises(ConfigError, match=r"t\.toml: clinic\.phone: must be text in quotes"):
+        parse_settings({"clinic": {"phone": 312345678}}, "t.toml")
+
+
+def test_a_map_link_that_is_not_a_web_address_is_refused():
+    with pytest.raises(ConfigError, match=r"clinic\.map_url: must start with https://"):
+        parse_settings({"clinic": {"map_url": "maps.example.jp"}}, "t.toml")
+
+
+def test_discreet_must_be_true_or_false():
+    with pytest.raises(ConfigError, match=r"privacy\.discreet: must be true or false"):
+        parse_settings({"privacy": {"discreet": "yes"}}, "t.toml")
+
+
+def test_a_check_in_rule_for_the_lab_is_refused():
+    rule = {"kind": "infusion", "audience": "lab", "check_in_at": "19:00"}
+    with pytest.raises(ConfigError, match=r"rule\[0\]\.audience: a check-in is for patient"):
+        parse_settings({"reminders": {"rule": [rule]}}, "t.toml")
+
+
+def test_a_check_in_rule_with_another_timing_is_refused():
+    rule = {"kind": "infusion", "audience": "patient", "check_in_at": "19:00",
+            "days_before": 1}
+    with pytest.raises(ConfigError, match=r"rule\[0\]\.days_before: a check-in rule takes"):
+        parse_settings({"reminders": {"rule": [rule]}}, "t.toml")

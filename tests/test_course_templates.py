@@ -29,8 +29,8 @@ def test_each_template_plans_misses_and_exports_its_count(planner_cli: PlannerCl
     planner_cli.ok("missed", str(last["id"]), at=on_the_day, config=EXAMPLE)
     calendar = planner_cli.ok("export", "--patient", "1", at=on_the_day,
                               config=EXAMPLE).output.replace("\r\n ", "")
-    assert f"ANK細胞の点滴（{count}/{count}回目）" in calendar
-    assert f"（{count + 1}/" not in calendar
+    assert f"ANK細胞の点滴 {count}回目（全{count}回）" in calendar
+    assert f"全{count + 1}回" not in calendar
 
 
 def test_the_default_protocol_is_the_course_of_eight(planner_cli: PlannerCli):

@@ -43,6 +43,7 @@ PLANNED_AT = datetime(2026, 11, 2, 9, 0, tzinfo=TOKYO)
 PATIENT_CHAT, FAMILY_CHAT = 1001, 1002
 NURSE_CHAT, RECEPTION_CHAT, LAB_CHAT = 2001, 2002, 2003
 SECOND = timedelta(seconds=1)
+CHANGE_NOTICES = ("<b>【日程変更のお知らせ】", "<b>【ご予約取り消しのお知らせ】")
 
 
 def tokyo(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -102,6 +103,11 @@ class FakeSender:
 
     def to(self, chat_id: int) -> list[Sent]:
         return [s for s in self.sent if s.chat_id == chat_id]
+
+    @property
+    def reminders(self) -> list[Sent]:
+        """What was sent, without the change notices a change to the plan sends."""
+        return [s for s in self.sent if not s.text.startswith(CHANGE_NOTICES)]
 
 
 @dataclass
@@ -294,8 +300,8 @@ def test_collection_and_infusion_patient_reminders_carry_come_and_change_buttons
     for message in messages:
         assert message.buttons is not None
         labels = [label for label, _ in message.buttons]
-        assert labels == list(bot_texts.answer_buttons("ja"))
-        answers = [parse_button_data(data) for _, data in message.buttons]
+        assert labels == [*bot_texts.answer_buttons("ja"), "体調がすぐれない"]
+        answers = [parse_button_data(data) for _, data in message.buttons[:2]]
         assert answers == [(reminder["event_id"], reminder["event_revision"], "come"),
                            (reminder["event_id"], reminder["event_revision"], "change")]
         assert all(len(data.encode()) <= 64 for _, data in message.buttons)
@@ -317,7 +323,7 @@ def test_follow_up_reminder_carries_no_buttons(clinic: Clinic) -> None:
     clinic.clock.set(moment - SECOND)
     clinic.run_until(moment + timedelta(seconds=5))
 
-    assert [m.buttons for m in clinic.sender.sent] == [None, None]
+    assert [m.buttons for m in clinic.sender.sent] == [[["体調がすぐれない", "u"]]] * 2
 
 
 # -- changes to the plan -----------------------------------------------------------------------
@@ -333,7 +339,8 @@ def test_reschedule_before_the_due_instant_supersedes_the_old_reminders(clinic: 
            if r["event_id"] == infusion_1 and r["event_revision"] == 0]
     assert [(r["rule"], r["state"], r["reason"]) for r in old] == [
         ("infusion/patient/1d@18:00", "skipped", SUPERSEDED),
-        ("infusion/patient/120m", "skipped", SUPERSEDED)]
+        ("infusion/patient/120m", "skipped", SUPERSEDED),
+        ("infusion/patient/19:00/check-in", "skipped", SUPERSEDED)]
 
 
 def test_rescheduled_infusion_is_reminded_at_its_new_time_only(clinic: Clinic) -> None:
@@ -342,15 +349,15 @@ def test_rescheduled_infusion_is_reminded_at_its_new_time_only(clinic: Clinic) -
     clinic.planner.reschedule(infusion_1, date(2026, 12, 1), only=True)
 
     clinic.run_until(tokyo(2026, 11, 30, 17, 59))
-    sent_before = list(clinic.sender.sent)
+    sent_before = list(clinic.sender.reminders)
     clinic.run_until(tokyo(2026, 11, 30, 18, 0) + timedelta(seconds=5))
 
     assert sent_before == []
     assert [(s.at.astimezone(TOKYO).replace(microsecond=0), s.chat_id)
-            for s in clinic.sender.sent] == [
+            for s in clinic.sender.reminders] == [
         (tokyo(2026, 11, 30, 18, 0), PATIENT_CHAT),
         (tokyo(2026, 11, 30, 18, 0), FAMILY_CHAT)]
-    assert "12月1日" in clinic.sender.sent[0].text
+    assert "12月1日" in clinic.sender.reminders[0].text
 
 
 def test_reschedule_after_the_reminder_was_queued_skips_its_unsent_messages(
@@ -363,9 +370,9 @@ def test_reschedule_after_the_reminder_was_queued_skips_its_unsent_messages(
     clinic.planner.reschedule(infusion_1, date(2026, 12, 1), only=True, force=True)
     clinic.run_until(INFUSION_1_DAY_BEFORE + timedelta(hours=1))
 
-    assert clinic.sender.to(FAMILY_CHAT) == []
-    (family,) = clinic.deliveries(chat_id=FAMILY_CHAT)
-    assert (family["state"], family["last_error"]) == ("skipped", SUPERSEDED)
+    assert [s for s in clinic.sender.reminders if s.chat_id == FAMILY_CHAT] == []
+    family = clinic.deliveries(chat_id=FAMILY_CHAT, purpose="reminder")
+    assert [(d["state"], d["last_error"]) for d in family] == [("skipped", SUPERSEDED)]
 
 
 def test_superseded_reminder_that_one_chat_already_got_stays_sent(clinic: Clinic) -> None:
@@ -380,7 +387,8 @@ def test_superseded_reminder_that_one_chat_already_got_stays_sent(clinic: Clinic
            if r["event_id"] == infusion_1 and r["event_revision"] == 0]
     assert [(r["rule"], r["state"], r["reason"]) for r in old] == [
         ("infusion/patient/1d@18:00", "sent", SUPERSEDED),
-        ("infusion/patient/120m", "skipped", SUPERSEDED)]
+        ("infusion/patient/120m", "skipped", SUPERSEDED),
+        ("infusion/patient/19:00/check-in", "skipped", SUPERSEDED)]
 
 
 def test_reminder_cancelled_between_reading_and_queueing_is_not_sent(
@@ -401,8 +409,8 @@ def test_reminder_cancelled_between_reading_and_queueing_is_not_sent(
 
     clinic.run_until(COLLECTION_2_DAYS_BEFORE + timedelta(minutes=1))
 
-    assert clinic.sender.sent == []
-    assert clinic.deliveries() == []
+    assert clinic.sender.reminders == []
+    assert clinic.deliveries(purpose="reminder") == []
     reminder = clinic.reminder("collection/patient/2d@10:00")
     assert (reminder["state"], reminder["reason"]) == ("skipped", SUPERSEDED)
 
@@ -414,9 +422,9 @@ def test_cancelled_course_sends_nothing_more(clinic: Clinic) -> None:
     clinic.planner.cancel(1, "patient withdrew")
     clinic.run_until(tokyo(2027, 1, 31, 0, 0))
 
-    assert clinic.sender.sent == []
+    assert clinic.sender.reminders == []
     later = [r for r in clinic.outbox.reminders() if r["due_ts"] > cancelled_at.timestamp()]
-    assert len(later) == 25
+    assert len(later) == 33  # 25 reminders and 8 evening check-ins
     assert {(r["state"], r["reason"]) for r in later} == {("skipped", SUPERSEDED)}
 
 
@@ -580,7 +588,7 @@ def test_403_alerts_nurse_and_reception_that_the_patient_is_unreachable(
     alerted = [s for s in clinic.sender.sent if s.at >= INFUSION_1_DAY_BEFORE
                and s.chat_id in (NURSE_CHAT, RECEPTION_CHAT, LAB_CHAT)]
     assert sorted(s.chat_id for s in alerted) == [NURSE_CHAT, RECEPTION_CHAT]
-    assert all("山田 太郎" in s.text for s in alerted)
+    assert all("山田 (#1)" in s.text for s in alerted)  # staff_names = "initials"
 
 
 def test_403_chat_gets_nothing_afterwards(clinic: Clinic) -> None:
@@ -656,7 +664,7 @@ def test_after_6_hours_down_a_stale_reminder_is_skipped_with_a_reason_and_never_
     clinic.clock.set(tokyo(2026, 11, 30, 10, 30))
     clinic.run_until(tokyo(2026, 12, 1, 0, 0))
 
-    assert clinic.sender.sent == []
+    assert [s for s in clinic.sender.sent if "今夜の体調" not in s.text] == []  # check-in only
     morning = clinic.reminder("infusion/patient/120m")
     assert morning["state"] == "skipped"
     assert "too late" in morning["reason"]
@@ -775,7 +783,7 @@ def test_morning_digest_lists_todays_infusion_whose_patient_has_not_answered(
     clinic.run_until(tokyo(2026, 11, 30, 7, 31))
 
     (digest,) = clinic.sender.to(NURSE_CHAT)
-    assert "山田 太郎" in _unanswered_section(digest.text)
+    assert "山田 (#1)" in _unanswered_section(digest.text)
 
 
 def test_morning_digest_leaves_out_an_infusion_the_patient_will_come_to(
@@ -789,8 +797,8 @@ def test_morning_digest_leaves_out_an_infusion_the_patient_will_come_to(
     clinic.run_until(tokyo(2026, 11, 30, 7, 31))
 
     (digest,) = clinic.sender.to(NURSE_CHAT)
-    assert "山田 太郎" in digest.text.split("No answer yet", 1)[0]
-    assert "山田 太郎" not in _unanswered_section(digest.text)
+    assert "山田 (#1)" in digest.text.split("No answer yet", 1)[0]
+    assert "山田 (#1)" not in _unanswered_section(digest.text)
 
 
 # -- no chat -------------------------------------------------------------------------------------

@@ -13,9 +13,12 @@ import pytest
 PLANNER = Path(__file__).parent.parent / "planner"
 CORE = ("model", "errors", "calendar", "placer", "placer_events", "bends", "makeup", "schedule",
         "course", "reschedule", "reminders",
-        "ics", "texts", "monthview", "bot_texts", "staff_texts", "telegram_html")
+        "ics", "texts", "monthview", "bot_texts", "staff_texts", "telegram_html", "letterhead",
+        "reach_texts", "alert_texts", "closures", "message",
+        "text_base", "reminder_texts")
 EDGE_MODULES = {"store", "schema", "service", "outbox", "links", "feeds", "feed_server",
-                "dispatch", "notices", "senders", "bot", "bot_handlers", "bot_process",
+                "dispatch", "notices", "senders", "bot", "bot_handlers", "bot_process", "bot_reach",
+                "bot_choices", "bot_context", "bot_buttons", "change_notices", "alerts",
                 "clock", "exports", "cli", "cli_app", "database"}
 EDGE_PACKAGES = {"sqlite3", "sqlite_utils", "telegram", "aiohttp", "httpx", "click",
                  "apscheduler", "socket", "subprocess"}

@@ -142,8 +142,8 @@ def test_a_make_up_for_the_last_infusion_reads_8_of_8(planner_cli: PlannerCli):
     noon = datetime(2027, 7, 1, 12, 0, tzinfo=TOKYO)
     planner_cli.ok("missed", str(planner_cli.event_id("infusion", 8)), at=noon)
     calendar = planner_cli.ok("export", "--patient", "1", at=noon).output
-    assert "ANK細胞の点滴（8/8回目）" in calendar.replace("\r\n ", "")
-    assert "9/9" not in calendar
+    assert "ANK細胞の点滴 8回目（全8回）" in calendar.replace("\r\n ", "")
+    assert "全9回" not in calendar.replace("\r\n ", "")
     assert "9/8" not in calendar
 
 

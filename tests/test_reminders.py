@@ -70,6 +70,7 @@ def test_infusion_on_monday_30_november_10_00_is_reminded_the_day_before_18_00_a
     assert [(r.audience, r.due) for r in reminders] == [
         ("patient", tokyo(2026, 11, 29, 18, 0)),
         ("patient", tokyo(2026, 11, 30, 8, 0)),
+        ("patient", tokyo(2026, 11, 30, 19, 0)),  # the evening check-in
     ]
 
 
@@ -92,7 +93,8 @@ def test_blood_test_has_no_reminder_of_its_own_by_default() -> None:
 def test_rule_names_are_stable_and_say_kind_audience_and_timing() -> None:
     reminders = due_of("infusion", tokyo(2026, 11, 30, 10, 0))
 
-    assert [r.rule for r in reminders] == ["infusion/patient/1d@18:00", "infusion/patient/120m"]
+    assert [r.rule for r in reminders] == ["infusion/patient/1d@18:00", "infusion/patient/120m",
+                                           "infusion/patient/19:00/check-in"]
 
 
 # -- quiet hours (21:00–08:00 for patients and family) -------------------------------------
@@ -154,13 +156,13 @@ def test_no_quiet_hours_leaves_a_7_00_patient_reminder_at_7_00() -> None:
 
 
 def test_expiry_is_max_late_after_due_when_the_event_is_far() -> None:
-    (evening, _) = due_of("infusion", tokyo(2026, 11, 30, 10, 0))
+    (evening, _, _) = due_of("infusion", tokyo(2026, 11, 30, 10, 0))
 
     assert evening.expires == tokyo(2026, 11, 29, 20, 0)
 
 
 def test_expiry_is_min_lead_before_the_event_when_that_comes_first() -> None:
-    (_, morning) = due_of("infusion", tokyo(2026, 11, 30, 10, 0))
+    (_, morning, _) = due_of("infusion", tokyo(2026, 11, 30, 10, 0))
 
     assert morning.due == tokyo(2026, 11, 30, 8, 0)
     assert morning.expires == tokyo(2026, 11, 30, 9, 30)
@@ -291,3 +293,30 @@ def test_every_reminder_is_due_before_it_expires_and_expires_by_the_event_start(
         assert reminder.expires <= begins.astimezone(UTC) - policy.min_lead   # elapsed time
         if reminder.audience in ("patient", "family"):
             assert not _inside_quiet_hours(reminder.due, zone), reminder
+
+
+# -- the evening check-in after an infusion ---------------------------------------------------
+
+
+def test_check_in_after_the_infusion_of_monday_30_november_is_due_at_19_00_that_day() -> None:
+    policy = with_rules(ReminderRule("infusion", "patient", at=time(19, 0), check_in=True))
+
+    (check_in,) = due_of("infusion", tokyo(2026, 11, 30, 10, 0), policy)
+
+    assert (check_in.due, check_in.expires) == (tokyo(2026, 11, 30, 19, 0),
+                                                tokyo(2026, 11, 30, 21, 0))
+    assert check_in.rule == "infusion/patient/19:00/check-in"
+
+
+def test_check_in_before_the_infusion_has_ended_is_not_made() -> None:
+    policy = with_rules(ReminderRule("infusion", "patient", at=time(10, 30), check_in=True))
+
+    assert due_of("infusion", tokyo(2026, 11, 30, 10, 0), policy) == []
+
+
+def test_check_in_inside_quiet_hours_moves_to_when_they_begin() -> None:
+    policy = with_rules(ReminderRule("infusion", "patient", at=time(22, 0), check_in=True))
+
+    (check_in,) = due_of("infusion", tokyo(2026, 11, 30, 10, 0), policy)
+
+    assert check_in.due == tokyo(2026, 11, 30, 21, 0)

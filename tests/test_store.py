@@ -25,7 +25,7 @@ from planner.config import load_settings
 from planner.errors import InputError, PlanningError, StoreError
 from planner.model import Clinic, PlannedEvent, Status
 from planner.schedule import Plan, plan_course
-from planner.schema import MIGRATION_SET, migrate, schema_version
+from planner.schema import MIGRATION_SET, migrate, migrations, schema_version
 from planner.service import Planner
 from planner.store import Store, as_planned, open_database, prepare
 from tests.conftest import PLANNED_AT, tokyo
@@ -80,9 +80,9 @@ def test_foreign_keys_refuse_an_event_of_a_course_that_does_not_exist(store: Sto
             " updated_at) VALUES ('x@y', 99, 'infusion', 1, '', '', '', 'scheduled', '')")
 
 
-def test_open_database_creates_every_table_at_schema_version_6(store: Store) -> None:
+def test_open_database_creates_every_table_at_the_latest_schema_version(store: Store) -> None:
     assert {"patients", "staff", "courses", "events", "audit"} <= set(store.db.table_names())
-    assert schema_version(store.db) == 6
+    assert schema_version(store.db) == len(migrations._migrations)
 
 
 def test_migrations_run_twice_change_nothing(db_file: Path) -> None:
@@ -93,7 +93,8 @@ def test_migrations_run_twice_change_nothing(db_file: Path) -> None:
     second = open_database(db_file)
 
     assert list(second.conn.iterdump()) == before
-    assert second.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone() == (6,)
+    count = second.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()
+    assert count == (len(migrations._migrations),)
     first.close()
     second.close()
 

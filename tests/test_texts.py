@@ -123,14 +123,15 @@ def test_cell_delivery_has_no_patient_instructions() -> None:
 
 def test_japanese_instructions_are_short_polite_sentences() -> None:
     messages = load_messages("ja")
-    for kind in ("collection", "infusion", "blood_test", "follow_up"):
+    for kind in ("collection", "blood_test", "follow_up"):
         for line in messages.get(f"{kind}.instructions").splitlines():
             assert line.endswith(("ます。", "ください。")), line
 
 
-def test_infusion_instructions_carry_the_fever_advice() -> None:
-    text = load_messages("ja").get("infusion.instructions")
-    assert "点滴後に熱が出ることがあります。38℃以上が続くときはご連絡ください。" in text
+def test_the_fever_instruction_gives_the_threshold_and_says_to_call() -> None:
+    text = load_messages("ja").format("fever.instruction", threshold="38℃")
+    assert "38℃以上の熱が翌朝まで続くとき" in text
+    assert text.endswith("お電話ください。")
 
 
 def test_answer_buttons_in_japanese() -> None:
@@ -147,7 +148,7 @@ def test_status_words_exist_for_every_status() -> None:
 
 def test_format_fills_the_numbered_infusion_title_in_japanese() -> None:
     text = load_messages("ja").format("infusion.numbered", n=3, total=8)
-    assert text == "ANK細胞の点滴（3/8回目）"
+    assert text == "ANK細胞の点滴 3回目（全8回）"
 
 
 def test_format_without_a_needed_value_names_the_placeholder() -> None:
@@ -196,12 +197,12 @@ def test_override_replaces_one_text_and_keeps_the_others(tmp_path: Path) -> None
     _write(tmp_path, "ja.toml", '[infusion]\ntitle = "点滴"\n')
     messages = load_messages("ja", tmp_path)
     assert messages.get("infusion.title") == "点滴"
-    assert messages.get("collection.title") == "リンパ球の採取(成分採血)"
+    assert messages.get("collection.title") == "リンパ球の採取（成分採血）"
 
 
 def test_override_for_one_language_leaves_the_other_packaged(tmp_path: Path) -> None:
     _write(tmp_path, "ja.toml", '[infusion]\ntitle = "点滴"\n')
-    assert load_messages("en", tmp_path).get("infusion.title") == "cell infusion (drip)"
+    assert load_messages("en", tmp_path).get("infusion.title") == "ANK cell infusion (drip)"
 
 
 def test_override_with_an_unknown_key_names_file_and_key(tmp_path: Path) -> None:
@@ -236,11 +237,11 @@ def test_event_title_uses_the_clinic_override(tmp_path: Path) -> None:
 
 
 def test_event_title_numbers_infusions_in_english() -> None:
-    assert event_title("infusion", 3, 8, "en") == "Cell infusion (drip) 3 of 8"
+    assert event_title("infusion", 3, 8, "en") == "ANK cell infusion 3 of 8"
 
 
 def test_event_title_of_a_collection_is_the_plain_title() -> None:
-    assert event_title("collection", 0, 8, "ja") == "リンパ球の採取(成分採血)"
+    assert event_title("collection", 0, 8, "ja") == "リンパ球の採取（成分採血）"
 
 
 def test_event_title_of_an_unknown_kind_is_its_name_with_spaces() -> None:
@@ -248,9 +249,9 @@ def test_event_title_of_an_unknown_kind_is_its_name_with_spaces() -> None:
 
 
 def test_patient_description_is_title_then_instructions() -> None:
-    lines = patient_description("infusion", 1, 8, "en").splitlines()
-    assert lines[0] == "Cell infusion (drip) 1 of 8"
-    assert lines[1] == "The drip takes about an hour."
+    lines = patient_description("collection", 1, 8, "en").splitlines()
+    assert lines[0] == "Lymphocyte collection"
+    assert lines[1] == "Please eat a normal breakfast."
 
 
 def test_patient_description_of_cell_delivery_is_the_title_alone() -> None:
