@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlite_utils import Database
-from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram import Bot, BotCommand, BotCommandScopeDefault, Update
 from telegram.error import InvalidToken, NetworkError, RetryAfter
 from telegram.ext import (
     Application,
@@ -36,10 +38,10 @@ from telegram.ext import (
 
 from planner import bot_handlers as h
 from planner import bot_texts
-from planner.bot_process import InstanceLock, configure_logging
+from planner.bot_process import InstanceLock, check_token, configure_logging
 from planner.clock import Clock, SystemClock
 from planner.config import Settings, load_settings
-from planner.config_sections import TOKEN_VARIABLE
+from planner.config_sections import TOKEN_VARIABLE, BotSettings
 from planner.dispatch import Dispatcher, Sender
 from planner.errors import PlannerError
 from planner.feed_server import FeedService, start_feed_server
@@ -51,6 +53,7 @@ from planner.texts import LANGUAGES
 
 log = logging.getLogger("planner.bot")
 WATCH_SECONDS = 1.0
+IDLE_WAKE = timedelta(hours=1)
 RETRY_DELAY = timedelta(seconds=5)
 NO_TOKEN = (
     "No Telegram bot token. Create a bot with @BotFather in Telegram (/newbot), then set "
@@ -68,76 +71,99 @@ def open_bot_database(path: Path) -> Database:
 
 
 class DispatchLoop:
-    """Runs the dispatcher at the next due instant through PTB's job queue (APScheduler).
+    """Runs the dispatcher at the instant it asks for, in a task of the bot's event loop.
 
-    One job named ``dispatch`` is re-armed after every run for the instant the dispatcher
-    asks for; a light job every second notices commits by other processes (the CLI) via
-    ``PRAGMA data_version`` and runs the dispatcher at once. A run asked for while one is
-    in progress is not lost: it follows as soon as the current one ends.
+    After every run it sleeps until the next due instant, or until ``arm`` asks for an
+    earlier one (a handler queued a reply, a sent message settled); every second it also
+    notices commits by other processes (the CLI) via ``PRAGMA data_version`` and runs at
+    once. A run asked for while one is in progress follows as soon as it ends. The
+    dispatcher's sends go on in their own tasks while the loop sleeps; ``stop`` ends the
+    loop and lets the sends in flight finish (or cancels them after a few seconds), with
+    nothing logged as an error: a stop is not a failure.
     """
 
     def __init__(self, dispatcher: Dispatcher, db: Database) -> None:
         self.dispatcher = dispatcher
         self.db = db
-        self._running = asyncio.Lock()
-        self._again = False
+        self._running = False
+        self._wakeup = asyncio.Event()
+        self._when: datetime | None = None
         self._version = self._data_version()
+        self._task: asyncio.Task[None] | None = None
         self.ticks = 0
         """Completed dispatcher runs (tests wait for it to grow)."""
-        self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        dispatcher.on_settled = lambda: self.arm(None)
 
     @property
     def idle(self) -> bool:
-        """No run in progress, and none asked for during one that has not started yet."""
-        return not self._running.locked() and not self._again
+        """No run in progress or asked for, and no message in flight."""
+        return (not self._running and not self._wakeup.is_set()
+                and not self.dispatcher.in_flight)
 
     def _data_version(self) -> int:
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
-    def start(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        self.app = app
-        assert app.job_queue is not None
-        app.job_queue.run_repeating(self._watch, interval=WATCH_SECONDS, first=WATCH_SECONDS,
-                                    name="watch-db",
-                                    job_kwargs={"misfire_grace_time": None, "coalesce": True})
+    def start(self, app: Application[Any, Any, Any, Any, Any, Any] | None = None) -> None:
+        """Start the loop in the running event loop; the first run is at once."""
         self.arm(None)
+        self._task = asyncio.get_running_loop().create_task(self._serve(), name="dispatch")
 
     def arm(self, when: datetime | None) -> None:
-        """Run the dispatcher at ``when`` (now when None), replacing the pending run.
+        """Run the dispatcher at ``when`` (now when None), or earlier if already due then.
 
-        ``when`` is read on the dispatcher's clock and handed to the job queue as a delay,
-        so the job queue's own clock only measures durations.
+        ``when`` is read on the dispatcher's clock; the loop's sleeps only measure
+        durations on it.
         """
-        if self.app is None or self.app.job_queue is None:
-            return
-        queue = self.app.job_queue
-        for job in queue.get_jobs_by_name("dispatch"):
-            job.schedule_removal()
-        delay = 0.0 if when is None else (when - self.dispatcher.now()).total_seconds()
-        queue.run_once(self._run, when=max(delay, 0.0), name="dispatch",
-                       job_kwargs={"misfire_grace_time": None, "coalesce": True})
+        if when is None or self._when is None or when < self._when:
+            self._when = when
+            self._wakeup.set()
 
-    async def _run(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if self._running.locked():
-            self._again = True
-            return
-        self._again = False
-        wake: datetime | None
-        async with self._running:
-            try:
-                wake = (await self.dispatcher.tick()).wake
-            except Exception:  # noqa: BLE001 - a failing tick must not stop the reminders
-                log.exception("dispatcher tick failed; trying again shortly")
-                wake = self.dispatcher.now() + RETRY_DELAY
-            finally:
-                self.ticks += 1
-        self.arm(None if self._again else wake)
+    async def stop(self) -> None:
+        """End the loop and settle the sends in flight (see ``Dispatcher.close``)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.dispatcher.close()
 
-    async def _watch(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _serve(self) -> None:
+        while True:
+            await self._sleep()
+            if self._due():
+                await self._run()
+
+    async def _sleep(self) -> None:
+        """Until the next run is due, ``arm`` asks for one, or a second has passed (then
+        a commit by another process counts as a reason to run now)."""
+        delay = 0.0 if self._wakeup.is_set() or self._when is None else min(
+            WATCH_SECONDS, (self._when - self.dispatcher.now()).total_seconds())
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
+        self._wakeup.clear()
         version = self._data_version()
         if version != self._version:
             self._version = version
-            self.arm(None)
+            self._when = None
+
+    def _due(self) -> bool:
+        return self._when is None or self._when <= self.dispatcher.now()
+
+    async def _run(self) -> None:
+        self._running = True
+        try:
+            wake = (await self.dispatcher.tick(wait_for_sends=False)).wake
+        except Exception:  # noqa: BLE001 - a failing tick must not stop the reminders
+            log.exception("dispatcher tick failed; trying again shortly")
+            wake = self.dispatcher.now() + RETRY_DELAY
+        finally:
+            self._running = False
+            self.ticks += 1
+        if not self._wakeup.is_set():
+            self._when = wake if wake is not None else self.dispatcher.now() + IDLE_WAKE
+        else:
+            self._when = None
 
 
 def build_application(settings: Settings, db: Database, clock: Clock,
@@ -198,7 +224,8 @@ async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
 
 async def on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Stop the feed server with the bot (PTB's post_shutdown)."""
+    """Stop the dispatcher and the feed server with the bot (PTB's post_shutdown)."""
+    await app.bot_data["loop"].stop()
     runner = app.bot_data.pop("feed_runner", None)
     if runner is not None:
         await runner.cleanup()
@@ -241,38 +268,72 @@ async def run_console(settings: Settings, db: Database, clock: Clock, out: IO[st
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start the bot, or say in one line why not: 2 for something the user must fix (no
+    token, a malformed or refused token, another bot on the database), 1 when Telegram
+    cannot be reached (a supervisor may try again later), 0 after a clean stop."""
     args = _parse(argv)
     try:
         settings = load_settings(args.config)
         path = Path(args.db) if args.db else settings.database
-        if not args.console and not settings.bot.token:
-            print(NO_TOKEN, file=sys.stderr)  # noqa: T201 - the bot's command line
-            return 2
+        if not args.console:
+            settings = _with_checked_token(settings)
         lock = InstanceLock(path)
         lock.acquire()
         db = open_bot_database(path)
     except PlannerError as error:
-        print(f"Error: {error}", file=sys.stderr)  # noqa: T201
+        print(f"Error: {error}", file=sys.stderr)  # noqa: T201 - the bot's command line
         return 2
-    configure_logging(settings.bot.token)
     try:
-        if args.console:
-            log.info("console mode: messages are printed, not sent")
-            asyncio.run(run_console(settings, db, SystemClock(), sys.stdout))
-        else:
-            app = build_application(settings, db, SystemClock(), feeds_from=path)
-            log.info("bot starting (polling)")
-            app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        if not args.console and (status := _reach_telegram(settings.bot)) != 0:
+            return status
+        configure_logging(settings.bot.token)
+        _serve(args.console, settings, db, path)
     except KeyboardInterrupt:
         pass
-    except InvalidToken:
-        log.error("Telegram refused the bot token: check %s or [bot] token (a token looks "
-                  "like 123456:ABC-..., from @BotFather)", TOKEN_VARIABLE)
-        return 2
-    except NetworkError as error:
-        log.error("cannot reach Telegram at %s: %s", settings.bot.base_url, error)
-        return 1
     finally:
         lock.release()
     return 0
 
+
+def _with_checked_token(settings: Settings) -> Settings:
+    """The settings with the token stripped and checked for shape (``InputError``)."""
+    if not settings.bot.token.strip():
+        raise PlannerError(NO_TOKEN)
+    source = TOKEN_VARIABLE if os.environ.get(TOKEN_VARIABLE) else "[bot] token"
+    token = check_token(settings.bot.token, source)
+    return dataclasses.replace(settings, bot=dataclasses.replace(settings.bot, token=token))
+
+
+def _reach_telegram(bot: BotSettings) -> int:
+    """Ask Telegram who the bot is (getMe) before anything starts; 0 when it answers.
+
+    PTB's own start-up would log a library traceback first; here a refused token is one
+    line and status 2, an unreachable Telegram (refused connection, timeout) one line and
+    status 1.
+    """
+    async def get_me() -> None:
+        async with Bot(bot.token, base_url=bot.base_url, base_file_url=bot.base_file_url):
+            pass
+
+    try:
+        asyncio.run(get_me())
+    except InvalidToken:
+        print(f"Error: Telegram refused the bot token: check {TOKEN_VARIABLE} or [bot] token "  # noqa: T201
+              "(copy it again from @BotFather, /token)", file=sys.stderr)
+        return 2
+    except NetworkError as error:
+        reason = str(error).replace(bot.token, "<token>")
+        print(f"Error: cannot reach Telegram at {bot.base_url}: {reason}",  # noqa: T201
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve(console: bool, settings: Settings, db: Database, path: Path) -> None:
+    if console:
+        log.info("console mode: messages are printed, not sent")
+        asyncio.run(run_console(settings, db, SystemClock(), sys.stdout))
+        return
+    app = build_application(settings, db, SystemClock(), feeds_from=path)
+    log.info("bot starting (polling)")
+    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -132,12 +132,16 @@ class Outbox:
             "SELECT * FROM deliveries WHERE state = 'pending' AND expires_ts IS NOT NULL"
             " AND expires_ts <= ?", [_ts(now)])]
         for delivery in stale:
-            self.db.execute(
-                "UPDATE deliveries SET state = 'skipped', last_error = COALESCE(last_error"
-                " || '; ', '') || ?, updated_at = ? WHERE id = ?",
-                [reason, _text(now), delivery.id])
-            self._settle(delivery, now)
+            self.skip_delivery(delivery, reason, now)
         return [d for d in stale if d.attempts > 0]
+
+    def skip_delivery(self, delivery: Delivery, reason: str, now: datetime) -> None:
+        """Skip one waiting message with ``reason`` (after its last error, if any)."""
+        self.db.execute(
+            "UPDATE deliveries SET state = 'skipped', last_error = COALESCE(last_error"
+            " || '; ', '') || ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+            [reason, _text(now), delivery.id])
+        self._settle(delivery, now)
 
     def due_reminders(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
         """Pending reminders due at ``now``, with their event, course and patient."""
@@ -183,12 +187,26 @@ class Outbox:
 
     # -- the outbox ----------------------------------------------------------------------
 
+    def queue_reply(self, chat_id: int, text: str, now: datetime, useful: timedelta) -> None:
+        """An answer to a command, sent like any message (limits, retries) while it is
+        ``useful``; it goes before reminders and digests."""
+        self.queue(None, None, "reply", [(chat_id, text, None)], now, _ts(now + useful))
+
     def due_chats(self, now: datetime, limit: int) -> list[tuple[int, int]]:
-        """(delivery id, chat id) of the messages due at ``now``, oldest first: enough to
-        apply the rate limits without reading every message's text."""
-        return [(row[0], row[1]) for row in self.db.execute(
-            "SELECT id, chat_id FROM deliveries WHERE state = 'pending' AND next_attempt_ts <= ?"
-            " ORDER BY next_attempt_ts, id LIMIT ?", [_ts(now), limit])]
+        """(delivery id, chat id) of the messages due at ``now``: replies and alerts first
+        (someone is waiting for them), then the rest, oldest first; enough to apply the
+        rate limits without reading every message's text."""
+        seen: set[int] = set()
+        due = []
+        for where in (" AND purpose IN ('reply', 'alert')", ""):
+            for delivery_id, chat_id in self.db.execute(
+                    f"SELECT id, chat_id FROM deliveries WHERE state = 'pending'{where}"
+                    " AND next_attempt_ts <= ? ORDER BY next_attempt_ts, id LIMIT ?",
+                    [_ts(now), limit]):
+                if delivery_id not in seen:
+                    seen.add(delivery_id)
+                    due.append((delivery_id, chat_id))
+        return due[:limit]
 
     def pending_delivery(self, delivery_id: int) -> Delivery | None:
         """The message, if it still waits (a change may have skipped it meanwhile)."""
