@@ -24,9 +24,10 @@ from planner.feeds import Feeds
 from planner.links import Chat
 from planner.notices import Notices, parse_button_data
 from planner.service import Planner
-from planner.telegram_html import split_message
 
 ALERT_ROLES = ("nurse", "reception")
+REPLY_USEFUL_FOR = timedelta(hours=1)
+"""A reply not sent within this (Telegram unreachable, the bot down) is skipped."""
 log = logging.getLogger("planner.bot")
 
 
@@ -54,12 +55,18 @@ def _language(update: Update) -> str:
     return "en" if code.startswith("en") else "ja"
 
 
-async def _reply(update: Update, text: str) -> None:
+async def _reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    """Answer in the outbox, not straight to Telegram: a reply keeps to the same limits and
+    retries as reminders (a flood wait delays it, never loses it) and goes before them;
+    the dispatcher is woken to send it at once."""
     chat = update.effective_chat
     if chat is None:
         return
-    for part in split_message(text):
-        await chat.send_message(part, parse_mode=ParseMode.HTML)
+    ctx = _ctx(context)
+    with ctx.planner.store.transaction():
+        ctx.planner.outbox.queue_reply(chat.id, text, ctx.clock.now(), REPLY_USEFUL_FOR)
+    if ctx.wake is not None:
+        ctx.wake()
 
 
 def _linked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Chat | None:
@@ -82,20 +89,20 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         linked = ctx.planner.links.chat(chat.id)
         text = (bot_texts.help_text(linked.lang, staff=linked.staff_id is not None) if linked
                 else bot_texts.generic_text(lang))
-        await _reply(update, text)
+        await _reply(update, context, text)
         return
     now = ctx.now()
     links = ctx.planner.links
     if links.throttled(chat.id, now):
-        await _reply(update, bot_texts.throttled_text(lang))
+        await _reply(update, context, bot_texts.throttled_text(lang))
         return
     with ctx.planner.store.transaction():
         linked = links.redeem(context.args[0][:64], chat.id, None, now,
                               staff_lang=ctx.settings.export.staff_language)
     if linked is None:
-        await _reply(update, bot_texts.generic_text(lang))
+        await _reply(update, context, bot_texts.generic_text(lang))
         return
-    await _reply(update, bot_texts.welcome_text(linked.lang, name=linked.name,
+    await _reply(update, context, bot_texts.welcome_text(linked.lang, name=linked.name,
                                                 family_name=linked.family_name,
                                                 staff=linked.staff_id is not None))
     await set_chat_menu(context.bot, linked)
@@ -142,9 +149,10 @@ async def set_chat_menu(bot: Bot, linked: Chat | None, lang: str | None = None, 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     linked = _linked(update, context)
     if linked is None:
-        await _reply(update, bot_texts.generic_text(_language(update)))
+        await _reply(update, context, bot_texts.generic_text(_language(update)))
         return
-    await _reply(update, bot_texts.help_text(linked.lang, staff=linked.staff_id is not None))
+    await _reply(update, context,
+                 bot_texts.help_text(linked.lang, staff=linked.staff_id is not None))
 
 
 async def _linked_as(update: Update, context: ContextTypes.DEFAULT_TYPE, *, staff: bool
@@ -154,7 +162,8 @@ async def _linked_as(update: Update, context: ContextTypes.DEFAULT_TYPE, *, staf
     linked = _linked(update, context)
     person = None if linked is None else (linked.staff_id if staff else linked.patient_id)
     if linked is None or person is None:
-        await _reply(update, bot_texts.generic_text(linked.lang if linked else _language(update)))
+        await _reply(update, context,
+                     bot_texts.generic_text(linked.lang if linked else _language(update)))
         return None
     return linked
 
@@ -169,7 +178,7 @@ async def next_visit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     ctx = _ctx(context)
     visits = ctx.notices.patient_visits(linked.patient_id, ctx.now(), upcoming=True)
-    await _reply(update, bot_texts.next_visit_text(visits, linked.lang))
+    await _reply(update, context, bot_texts.next_visit_text(visits, linked.lang))
 
 
 async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -178,7 +187,7 @@ async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     ctx = _ctx(context)
     visits = ctx.notices.patient_visits(linked.patient_id, ctx.now(), upcoming=False)
-    await _reply(update, bot_texts.schedule_text(visits, linked.lang,
+    await _reply(update, context, bot_texts.schedule_text(visits, linked.lang,
                                                  ctx.planner.calendar.closed_reason))
 
 
@@ -199,34 +208,34 @@ async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         with ctx.planner.store.transaction():
             secret = Feeds(ctx.planner.store.db, ctx.settings).for_chat(
                 linked.patient_id, linked.chat_id, ctx.now())
-        await _reply(update, bot_texts.feed_link_text(feed_url(base, secret), linked.lang))
+        await _reply(update, context, bot_texts.feed_link_text(feed_url(base, secret), linked.lang))
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """``/language`` switches between Japanese and English; ``/language en`` picks one."""
     linked = _linked(update, context)
     if linked is None:
-        await _reply(update, bot_texts.generic_text(_language(update)))
+        await _reply(update, context, bot_texts.generic_text(_language(update)))
         return
     wanted = (context.args[0].lower() if context.args else "")[:2]
     new = wanted if wanted in ("ja", "en") else ("en" if linked.lang == "ja" else "ja")
     ctx = _ctx(context)
     with ctx.planner.store.transaction():
         ctx.planner.links.set_language(linked.chat_id, new)
-    await _reply(update, bot_texts.language_text(new))
+    await _reply(update, context, bot_texts.language_text(new))
     await set_chat_menu(context.bot, linked, new)
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     linked = _linked(update, context)
     if linked is None:
-        await _reply(update, bot_texts.generic_text(_language(update)))
+        await _reply(update, context, bot_texts.generic_text(_language(update)))
         return
     ctx = _ctx(context)
     with ctx.planner.store.transaction():
         ctx.planner.links.unlink(linked.chat_id, ctx.now())
         Feeds(ctx.planner.store.db, ctx.settings).revoke_chat(linked.chat_id, ctx.now())
-    await _reply(update, bot_texts.stop_text(linked.lang))
+    await _reply(update, context, bot_texts.stop_text(linked.lang))
     await set_chat_menu(context.bot, None, chat_id=linked.chat_id)
 
 
@@ -243,7 +252,7 @@ async def _staff_day(update: Update, context: ContextTypes.DEFAULT_TYPE, offset:
     day: date = ctx.now().date() + timedelta(days=offset)
     visits = ctx.notices.staff_visits(day, day, linked.role, ctx.now())
     title = staff_texts.day_title(day, linked.lang, relative=relative)
-    await _reply(update, staff_texts.day_text(title, visits, linked.lang))
+    await _reply(update, context, staff_texts.day_text(title, visits, linked.lang))
 
 
 async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -261,7 +270,7 @@ async def week(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = _ctx(context)
     first = ctx.now().date()
     visits = ctx.notices.staff_visits(first, first + timedelta(days=6), linked.role, ctx.now())
-    await _reply(update, staff_texts.week_text(visits, linked.lang))
+    await _reply(update, context, staff_texts.week_text(visits, linked.lang))
 
 
 async def unconfirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -272,7 +281,7 @@ async def unconfirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     first = ctx.now().date()
     visits = ctx.notices.staff_visits(first, first + timedelta(days=7), None, ctx.now(),
                                       only_unconfirmed=True)
-    await _reply(update, staff_texts.unconfirmed_text(visits, linked.lang))
+    await _reply(update, context, staff_texts.unconfirmed_text(visits, linked.lang))
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
