@@ -57,11 +57,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from planner.bot import build_application, on_start, on_stop, open_bot_database
+from planner.bot import build_application, on_start, on_stop, open_bot_database, stop_sending
 from planner.clock import SystemClock
 from planner.config import Settings, parse_settings
-from planner.dispatch import RateLimiter
 from planner.errors import PlanningError
+from planner.limits import RateLimiter
 from planner.schedule import plan_course
 from planner.service import CourseRequest, Planner
 from planner.store import Store, open_database
@@ -226,6 +226,7 @@ async def running_bot(tg: FakeTelegram, path: Path, limiter: RateLimiter | None 
         finally:
             await app.updater.stop()
             await app.stop()
+            await stop_sending(app)
     finally:
         await app.shutdown()
         await on_stop(app)

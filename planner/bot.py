@@ -177,7 +177,8 @@ def build_application(settings: Settings, db: Database, clock: Clock,
     """
     bot = settings.bot
     app = (ApplicationBuilder().token(bot.token).base_url(bot.base_url)
-           .base_file_url(bot.base_file_url).post_init(on_start).post_shutdown(on_stop)
+           .base_file_url(bot.base_file_url).post_init(on_start).post_stop(stop_sending)
+           .post_shutdown(on_stop)
            .build())
     if feeds_from is not None and settings.feed.serve_in_bot:
         app.bot_data["feed_service"] = FeedService(feeds_from, settings, clock)
@@ -223,8 +224,15 @@ async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         log.info("serving calendar feeds on %s:%s", feed.host, feed.port)
 
 
+async def stop_sending(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop the dispatcher while the bot can still send (PTB's post_stop): the messages in
+    flight get their answers and are recorded."""
+    await app.bot_data["loop"].stop()
+
+
 async def on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Stop the dispatcher and the feed server with the bot (PTB's post_shutdown)."""
+    """Stop the feed server with the bot, and the dispatcher if ``stop_sending`` did not
+    run (PTB's post_shutdown)."""
     await app.bot_data["loop"].stop()
     runner = app.bot_data.pop("feed_runner", None)
     if runner is not None:

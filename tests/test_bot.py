@@ -37,7 +37,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from planner import bot_texts
-from planner.bot import DispatchLoop, build_application, on_start, on_stop, open_bot_database
+from planner.bot import (
+    DispatchLoop,
+    build_application,
+    on_start,
+    on_stop,
+    open_bot_database,
+    stop_sending,
+)
 from planner.bot_process import configure_logging
 from planner.config import Settings, parse_settings
 from planner.dispatch import Sender
@@ -204,6 +211,7 @@ async def running_bot(clinic: Clinic, sender_factory: Callable[[Any], Sender] | 
         finally:
             await app.updater.stop()
             await app.stop()
+            await stop_sending(app)
     finally:
         await app.shutdown()
         await on_stop(app)  # post_shutdown runs only under run_polling
