@@ -224,17 +224,19 @@ class Dispatcher:
                                                                         SEND_BATCH)):
             await self.sends.wait_for_room()
             now = self.now()
-            held = self.limiter.next_any if self.limiter.next_any > now else None
-            ready = self.limiter.ready_at(chat_id)
-            if held is None and ready > now:
-                held = ready  # this chat's own gap; others may go
-            if held is not None:
-                wake = held if wake is None else min(wake, held)
-            if self.limiter.next_any > now:
+            if self.limiter.next_any > now:  # the overall rate, or a flood wait: everyone
+                wake = _earliest(wake, self.limiter.next_any)
                 break
-            if held is None and chat_id not in self.sends.chats:
+            ready = self.limiter.ready_at(chat_id)
+            if ready > now:  # this chat's own gap (its send may be in flight): others may go
+                wake = _earliest(wake, ready)
+            elif chat_id not in self.sends.chats:  # one in flight past its gap: on_settled
                 launched += self.sends.launch(delivery_id, result)
         return launched, wake
+
+
+def _earliest(wake: datetime | None, moment: datetime) -> datetime:
+    return moment if wake is None else min(wake, moment)
 
 
 def _one_per_chat(due: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -25,7 +25,7 @@ from planner.config import load_settings
 from planner.errors import InputError, PlanningError, StoreError
 from planner.model import Clinic, PlannedEvent, Status
 from planner.schedule import Plan, plan_course
-from planner.schema import MIGRATION_SET, migrate, schema_version
+from planner.schema import MIGRATION_SET, migrate, migrations, schema_version
 from planner.service import Planner
 from planner.store import Store, as_planned, open_database, prepare
 from tests.conftest import PLANNED_AT, tokyo
@@ -80,9 +80,9 @@ def test_foreign_keys_refuse_an_event_of_a_course_that_does_not_exist(store: Sto
             " updated_at) VALUES ('x@y', 99, 'infusion', 1, '', '', '', 'scheduled', '')")
 
 
-def test_open_database_creates_every_table_at_schema_version_5(store: Store) -> None:
+def test_open_database_creates_every_table_at_the_latest_schema_version(store: Store) -> None:
     assert {"patients", "staff", "courses", "events", "audit"} <= set(store.db.table_names())
-    assert schema_version(store.db) == 5
+    assert schema_version(store.db) == len(migrations._migrations)
 
 
 def test_migrations_run_twice_change_nothing(db_file: Path) -> None:
@@ -93,7 +93,8 @@ def test_migrations_run_twice_change_nothing(db_file: Path) -> None:
     second = open_database(db_file)
 
     assert list(second.conn.iterdump()) == before
-    assert second.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone() == (5,)
+    assert second.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone() == (
+        len(migrations._migrations),)
     first.close()
     second.close()
 
@@ -339,3 +340,21 @@ def test_the_same_instant_in_two_zones_is_stored_with_each_zone_offset() -> None
     sydney = tokyo.astimezone(ZoneInfo("Australia/Sydney"))
     assert _iso(tokyo) == "2027-01-04T08:00:00+09:00"
     assert _iso(sydney) == "2027-01-04T10:00:00+11:00"
+
+
+def test_delivery_limits_migration_keeps_the_outbox_and_allows_replies(tmp_path: Path) -> None:
+    db = Database(sqlite3.connect(tmp_path / "old.db"))
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db, stop_before="m006_delivery_limits")
+    with db.conn:
+        db.execute("INSERT INTO deliveries (purpose, chat_id, text, next_attempt_ts, created_at,"
+                   " updated_at) VALUES ('alert', 1001, 'hello', 1, 'x', 'x')")
+    migrate(db)
+    assert [r["text"] for r in db.query("SELECT text FROM deliveries")] == ["hello"]
+    with db.conn:
+        db.execute("INSERT INTO deliveries (purpose, chat_id, text, next_attempt_ts, created_at,"
+                   " updated_at) VALUES ('reply', 1001, 'hi', 1, 'x', 'x')")
+    with pytest.raises(sqlite3.IntegrityError), db.conn:
+        db.execute("INSERT INTO deliveries (purpose, chat_id, text, next_attempt_ts, created_at,"
+                   " updated_at) VALUES ('spam', 1001, 'hi', 1, 'x', 'x')")
+    assert {"flood_wait", "chat_gaps"} <= set(db.table_names())
