@@ -10,10 +10,12 @@ a fraction of a second apart.
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
+WINDOW = timedelta(seconds=1)
 KEEP_CHAT_GAPS = timedelta(minutes=1)
 """Stored per-chat instants older than this are deleted when the limits are loaded."""
 
@@ -27,36 +29,47 @@ class RateLimiter:
     dispatcher wakes a few milliseconds after the instant asked for, and without this each
     such delay would lengthen a gap (at 29 a second, 3 ms late per message costs 2.5
     messages a second). A message sent later than that, or after a quiet spell, is
-    followed by a whole gap. The lateness taken back never adds up, so no second holds
-    more than ``per_second + 1.125`` messages (30 at the default 29). The gap per chat
-    always counts from when the message went.
+    followed by a whole gap. On top of the gaps, no second (a sliding window over the
+    instants messages went) holds more than ``per_second`` messages (29 at the default):
+    sends are in flight together, so their arrival at Telegram may bunch up a little, and
+    the window keeps one message of room below Telegram's 30. The gap per chat always
+    counts from when the message went.
     """
 
     def __init__(self, per_second: float, chat_interval: float) -> None:
         self.spacing = timedelta(seconds=1.0 / per_second)
         self.catch_up = self.spacing / 8
         self.chat_interval = timedelta(seconds=chat_interval)
-        self.next_any = datetime.min.replace(tzinfo=UTC)
+        self.per_window = max(1, int(per_second))
+        self._next_slot = datetime.min.replace(tzinfo=UTC)
+        self._recent: deque[datetime] = deque()
         self._next_chat: dict[int, datetime] = {}
 
-    def ready_at(self, chat_id: int) -> datetime:
-        return max(self.next_any, self._next_chat.get(chat_id, self.next_any))
+    @property
+    def next_any(self) -> datetime:
+        """The earliest instant any message may go (the gap, the window, a flood wait)."""
+        if len(self._recent) < self.per_window:
+            return self._next_slot
+        return max(self._next_slot, self._recent[0] + WINDOW)
 
-    def chat_ready_at(self, chat_id: int) -> datetime | None:
-        """When the chat's own gap ends (None: no message to it is remembered)."""
-        return self._next_chat.get(chat_id)
+    def ready_at(self, chat_id: int) -> datetime:
+        soonest = self.next_any
+        return max(soonest, self._next_chat.get(chat_id, soonest))
 
     def record(self, chat_id: int, now: datetime) -> None:
-        slightly_late = self.next_any <= now <= self.next_any + self.catch_up
-        start = self.next_any if slightly_late else now
-        self.next_any = max(self.next_any, start + self.spacing)
+        slightly_late = self._next_slot <= now <= self._next_slot + self.catch_up
+        start = self._next_slot if slightly_late else now
+        self._next_slot = max(self._next_slot, start + self.spacing)
+        self._recent.append(now)
+        while self._recent and self._recent[0] <= now - WINDOW:
+            self._recent.popleft()
         self._next_chat[chat_id] = now + self.chat_interval
         if len(self._next_chat) > 10_000:
             self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
 
     def pause(self, until: datetime) -> None:
         """Hold every message back (after a 429) until ``until``."""
-        self.next_any = max(self.next_any, until)
+        self._next_slot = max(self._next_slot, until)
 
     def hold_chat(self, chat_id: int, until: datetime) -> None:
         """Nothing more to ``chat_id`` before ``until`` (a gap remembered from before)."""
