@@ -44,6 +44,8 @@ log = logging.getLogger("planner.dispatch")
 
 PATIENT_SIDE = ("patient", "family")
 SEND_BATCH = 200
+URGENT = ("reply", "alert")
+"""Purposes sent first (``Outbox.due_chats``): someone is waiting for them."""
 __all__ = ["Dispatcher", "SendFailure", "Sender", "TickResult"]
 
 
@@ -218,18 +220,27 @@ class Dispatcher:
         """Start the sends the limits allow now: the first due message of each chat with
         none in flight, replies and alerts first. Returns how many started and when the
         limits let the next one go (None: nothing due is held back by them).
+
+        A reply keeps to the overall limit (no more than ``messages_per_second`` in any
+        second) and to flood waits, but not to the even spacing of a burst nor to its
+        chat's gap: the person has just written, and Telegram allows a chat a short burst.
+        It still counts for both, so a reminder right after an answer waits.
         """
         launched, wake = 0, None
-        for delivery_id, chat_id in _one_per_chat(self.outbox.due_chats(self.now(),
-                                                                        SEND_BATCH)):
+        for delivery_id, chat_id, purpose in _one_per_chat(
+                self.outbox.due_chats(self.now(), SEND_BATCH)):
             await self.sends.wait_for_room()
             now = self.now()
-            if self.limiter.next_any > now:  # the overall rate, or a flood wait: everyone
-                wake = _earliest(wake, self.limiter.next_any)
+            if self.limiter.window_open > now:  # a full second, or a flood wait: everyone
+                wake = _earliest(wake, self.limiter.window_open)
                 break
-            ready = self.limiter.ready_at(chat_id)
-            if ready > now:  # this chat's own gap (its send may be in flight): others may go
+            ready = self.limiter.window_open if purpose == "reply" else (
+                self.limiter.ready_at(chat_id))
+            if ready > now:  # the spacing, or this chat's own gap: replies may still go
                 wake = _earliest(wake, ready)
+                if purpose not in URGENT and self.limiter.next_any > now:
+                    wake = _earliest(wake, self.limiter.next_any)
+                    break  # the rest are neither replies nor alerts (those come first)
             elif chat_id not in self.sends.chats:  # one in flight past its gap: on_settled
                 launched += self.sends.launch(delivery_id, result)
         return launched, wake
@@ -239,13 +250,13 @@ def _earliest(wake: datetime | None, moment: datetime) -> datetime:
     return moment if wake is None else min(wake, moment)
 
 
-def _one_per_chat(due: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The first due message (delivery id, chat id) of each chat: a chat never gets a
-    burst."""
+def _one_per_chat(due: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The first due message (delivery id, chat id, purpose) of each chat: a chat never
+    gets a burst."""
     seen: set[int] = set()
     chosen = []
-    for delivery_id, chat_id in due:
+    for delivery_id, chat_id, purpose in due:
         if chat_id not in seen:
             seen.add(chat_id)
-            chosen.append((delivery_id, chat_id))
+            chosen.append((delivery_id, chat_id, purpose))
     return chosen

@@ -42,15 +42,22 @@ class RateLimiter:
         self.chat_interval = timedelta(seconds=chat_interval)
         self.per_window = max(1, int(per_second))
         self._next_slot = datetime.min.replace(tzinfo=UTC)
+        self._paused_until = self._next_slot
         self._recent: deque[datetime] = deque()
         self._next_chat: dict[int, datetime] = {}
 
     @property
     def next_any(self) -> datetime:
         """The earliest instant any message may go (the gap, the window, a flood wait)."""
+        return max(self._next_slot, self.window_open)
+
+    @property
+    def window_open(self) -> datetime:
+        """The earliest instant the window and a flood wait allow a message (the gap
+        aside: a reply may go at once when the second has room)."""
         if len(self._recent) < self.per_window:
-            return self._next_slot
-        return max(self._next_slot, self._recent[0] + WINDOW)
+            return self._paused_until
+        return max(self._paused_until, self._recent[0] + WINDOW)
 
     def ready_at(self, chat_id: int) -> datetime:
         soonest = self.next_any
@@ -69,6 +76,7 @@ class RateLimiter:
 
     def pause(self, until: datetime) -> None:
         """Hold every message back (after a 429) until ``until``."""
+        self._paused_until = max(self._paused_until, until)
         self._next_slot = max(self._next_slot, until)
 
     def hold_chat(self, chat_id: int, until: datetime) -> None:

@@ -183,21 +183,26 @@ class Outbox(StaffRecords):
         ``useful``; it goes before reminders and digests."""
         self.queue(None, None, "reply", [(chat_id, text, None)], now, _ts(now + useful))
 
-    def due_chats(self, now: datetime, limit: int) -> list[tuple[int, int]]:
-        """(delivery id, chat id) of the messages due at ``now``: replies and alerts first
-        (someone is waiting for them), then the rest, oldest first; enough to apply the
-        rate limits without reading every message's text."""
+    def due_chats(self, now: datetime, limit: int) -> list[tuple[int, int, str]]:
+        """(delivery id, chat id, purpose) of the messages due at ``now``: replies and
+        alerts first (someone is waiting for them), then the rest, oldest first; enough to
+        apply the rate limits without reading every message's text."""
         seen: set[int] = set()
         due = []
         for where in (" AND purpose IN ('reply', 'alert')", ""):
-            for delivery_id, chat_id in self.db.execute(
-                    f"SELECT id, chat_id FROM deliveries WHERE state = 'pending'{where}"
+            for delivery_id, chat_id, purpose in self.db.execute(
+                    f"SELECT id, chat_id, purpose FROM deliveries WHERE state = 'pending'{where}"
                     " AND next_attempt_ts <= ? ORDER BY next_attempt_ts, id LIMIT ?",
                     [_ts(now), limit]):
                 if delivery_id not in seen:
                     seen.add(delivery_id)
-                    due.append((delivery_id, chat_id))
+                    due.append((delivery_id, chat_id, purpose))
         return due[:limit]
+
+    def waiting(self, chat_id: int) -> bool:
+        """Whether any message to the chat is still waiting to be sent."""
+        return self.db.execute("SELECT 1 FROM deliveries WHERE chat_id = ? AND state = 'pending'"
+                               " LIMIT 1", [chat_id]).fetchone() is not None
 
     def pending_delivery(self, delivery_id: int) -> Delivery | None:
         """The message, if it still waits (a change may have skipped it meanwhile)."""

@@ -84,7 +84,8 @@ class SendQueue:
         """Chat id -> its send in flight."""
         self.on_settled: Callable[[], None] | None = None
         """Called when a send ends and something may be due because of it: a failure (the
-        limits changed), or an answer that came after the chat's own gap had passed."""
+        limits changed), or another message waiting for the same chat (held back while this
+        one was in flight)."""
 
     @property
     def full(self) -> bool:
@@ -155,8 +156,7 @@ class SendQueue:
             self.chats.pop(delivery.chat_id, None)
         result.failed += failed
         result.sent += not failed
-        if self.on_settled is not None and (
-                failed or self.limiter.ready_at(delivery.chat_id) <= self.clock.now()):
+        if self.on_settled is not None and (failed or self.outbox.waiting(delivery.chat_id)):
             self.on_settled()
 
     def _record_sent(self, delivery: Delivery, message_id: int, launched: datetime) -> None:

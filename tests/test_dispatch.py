@@ -1063,6 +1063,36 @@ def test_a_reply_queued_during_a_burst_goes_out_before_the_rest_of_it(
     assert reply["message_id"] - 100 <= 4
 
 
+def test_a_reply_right_after_a_reminder_does_not_wait_for_the_chats_gap(clinic: Clinic) -> None:
+    clinic.clock.set(COLLECTION_2_DAYS_BEFORE)
+    clinic.run_until(COLLECTION_2_DAYS_BEFORE + timedelta(seconds=0.1))  # both chats reminded
+    with clinic.db.atomic():
+        clinic.outbox.queue_reply(PATIENT_CHAT, "Next visit: Mon 11-09", clinic.clock.now(),
+                                  timedelta(hours=1))
+
+    clinic.run_until(COLLECTION_2_DAYS_BEFORE + timedelta(seconds=0.2))
+
+    reminder, reply = clinic.sender.to(PATIENT_CHAT)
+    assert reply.text == "Next visit: Mon 11-09"
+    assert reply.at - reminder.at < SECOND
+
+
+def test_a_reminder_right_after_a_reply_waits_for_the_chats_gap(
+        make_clinic: ClinicFactory) -> None:
+    clinic = make_clinic()
+    clinic.add_patient()
+    clinic.plan()
+    clinic.link(PATIENT_CHAT, patient_id=1)
+    clinic.clock.set(COLLECTION_2_DAYS_BEFORE - timedelta(seconds=0.5))
+    with clinic.db.atomic():
+        clinic.outbox.queue_reply(PATIENT_CHAT, "Hello", clinic.clock.now(), timedelta(hours=1))
+
+    clinic.run_until(COLLECTION_2_DAYS_BEFORE + timedelta(seconds=2))
+
+    reply, reminder = clinic.sender.to(PATIENT_CHAT)
+    assert reminder.at - reply.at >= SECOND
+
+
 # -- sends in flight together ---------------------------------------------------------------
 
 
