@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from sqlite_utils import Database
 from telegram import Bot, BotCommand, BotCommandScopeDefault, Update
-from telegram.error import InvalidToken, NetworkError, RetryAfter
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -229,7 +229,7 @@ def _reach_telegram(bot: BotSettings) -> int:
         print(f"Error: Telegram refused the bot token: check {TOKEN_VARIABLE} or [bot] token "  # noqa: T201
               "(copy it again from @BotFather, /token)", file=sys.stderr)
         return 2
-    except NetworkError as error:
+    except (NetworkError, TelegramError) as error:  # unreachable, 5xx, a flood wait
         reason = str(error).replace(bot.token, "<token>")
         print(f"Error: cannot reach Telegram at {bot.base_url}: {reason}",  # noqa: T201
               file=sys.stderr)

@@ -245,6 +245,16 @@ def test_telegram_unreachable_exits_1_in_one_line(
     assert tg.token not in line
 
 
+def test_a_flood_wait_on_the_first_call_exits_1_in_one_line(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram) -> None:
+    tg.fail_next("getMe", "429", retry_after=30)
+    result = run_bot("--config", str(write_config(tmp_path, tg)),
+                     env={**env, "PLANNER_BOT_TOKEN": tg.token})
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: cannot reach Telegram at {tg.base_url}")
+
+
 def test_sigterm_during_a_burst_stops_cleanly_without_a_traceback(
         tmp_path: Path, env: dict[str, str], tg: FakeTelegram,
         processes: list[BotProcess]) -> None:
