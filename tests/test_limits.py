@@ -22,7 +22,7 @@ def busiest_second(times: list[datetime]) -> int:
     return max(sum(1 for t in times if start <= t < start + SECOND) for start in times)
 
 
-def test_no_second_holds_more_than_29_messages_when_some_go_slightly_late() -> None:
+def test_no_second_holds_more_than_28_messages_at_29_a_second_when_some_go_late() -> None:
     limiter = RateLimiter(29, 1.0)
     times = []
     for chat_id in range(300):
@@ -30,8 +30,8 @@ def test_no_second_holds_more_than_29_messages_when_some_go_slightly_late() -> N
         moment = max(limiter.ready_at(chat_id), START) + late
         limiter.record(chat_id, moment)
         times.append(moment)
-    assert busiest_second(times) == 29
-    assert (len(times) - 1) / (times[-1] - times[0]).total_seconds() >= 28
+    assert busiest_second(times) == 28
+    assert (len(times) - 1) / (times[-1] - times[0]).total_seconds() >= 27.5
 
 
 def test_one_chat_waits_its_gap_from_when_its_message_went() -> None:
