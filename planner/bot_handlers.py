@@ -103,8 +103,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _reply(update, context, bot_texts.generic_text(lang))
         return
     await _reply(update, context, bot_texts.welcome_text(linked.lang, name=linked.name,
-                                                family_name=linked.family_name,
-                                                staff=linked.staff_id is not None))
+                                                         family_name=linked.family_name,
+                                                         staff=linked.staff_id is not None))
     await set_chat_menu(context.bot, linked)
 
 
@@ -188,7 +188,7 @@ async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = _ctx(context)
     visits = ctx.notices.patient_visits(linked.patient_id, ctx.now(), upcoming=False)
     await _reply(update, context, bot_texts.schedule_text(visits, linked.lang,
-                                                 ctx.planner.calendar.closed_reason))
+                                                          ctx.planner.calendar.closed_reason))
 
 
 async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
