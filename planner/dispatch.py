@@ -221,20 +221,20 @@ class Dispatcher:
         none in flight, replies and alerts first. Returns how many started and when the
         limits let the next one go (None: nothing due is held back by them).
 
-        A reply keeps to the overall limit (no more than ``messages_per_second`` in any
-        second) and to flood waits, but not to the even spacing of a burst nor to its
-        chat's gap: the person has just written, and Telegram allows a chat a short burst.
-        It still counts for both, so a reminder right after an answer waits.
+        A reply keeps to Telegram's overall limit (30 in any second, using the room the
+        other messages leave) and to flood waits, but not to the even spacing of a burst
+        nor to its chat's gap: the person has just written, and Telegram allows a chat a
+        short burst. It still counts for both, so a reminder right after an answer waits.
         """
         launched, wake = 0, None
         for delivery_id, chat_id, purpose in _one_per_chat(
                 self.outbox.due_chats(self.now(), SEND_BATCH)):
             await self.sends.wait_for_room()
             now = self.now()
-            if self.limiter.window_open > now:  # a full second, or a flood wait: everyone
-                wake = _earliest(wake, self.limiter.window_open)
+            if self.limiter.reply_window_open > now:  # a full second, a flood wait: everyone
+                wake = _earliest(wake, self.limiter.reply_window_open)
                 break
-            ready = self.limiter.window_open if purpose == "reply" else (
+            ready = self.limiter.reply_window_open if purpose == "reply" else (
                 self.limiter.ready_at(chat_id))
             if ready > now:  # the spacing, or this chat's own gap: replies may still go
                 wake = _earliest(wake, ready)

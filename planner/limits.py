@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlite_utils import Database
 
 WINDOW = timedelta(seconds=1)
+REPLY_ROOM = 2
 KEEP_CHAT_GAPS = timedelta(minutes=1)
 """Stored per-chat instants older than this are deleted when the limits are loaded."""
 
@@ -34,7 +35,8 @@ class RateLimiter:
     instants messages went) holds more than ``per_second - 1`` messages (28 at the
     default 29): sends are in flight together, each on its own connection, and their
     arrival at Telegram bunches up by tens of milliseconds (measured against the fake
-    Bot API: up to 75 ms), so the window keeps two messages of room below Telegram's 30.
+    Bot API: up to 75 ms), so the window keeps two messages of room below Telegram's 30,
+    which answers to commands may use (``reply_window_open``).
     The gap per chat always counts from when the message went.
     """
 
@@ -55,11 +57,19 @@ class RateLimiter:
 
     @property
     def window_open(self) -> datetime:
-        """The earliest instant the window and a flood wait allow a message (the gap
-        aside: a reply may go at once when the second has room)."""
-        if len(self._recent) < self.per_window:
+        """The earliest instant the window and a flood wait allow a message."""
+        return self._window_open(self.per_window)
+
+    @property
+    def reply_window_open(self) -> datetime:
+        """The same for a reply, which may use the room the window keeps (up to
+        ``per_second + 1`` in a second, Telegram's 30): a person is waiting for it."""
+        return self._window_open(self.per_window + REPLY_ROOM)
+
+    def _window_open(self, capacity: int) -> datetime:
+        if len(self._recent) < capacity:
             return self._paused_until
-        return max(self._paused_until, self._recent[0] + WINDOW)
+        return max(self._paused_until, self._recent[-capacity] + WINDOW)
 
     def ready_at(self, chat_id: int) -> datetime:
         soonest = self.next_any
@@ -70,7 +80,8 @@ class RateLimiter:
         start = self._next_slot if slightly_late else now
         self._next_slot = max(self._next_slot, start + self.spacing)
         self._recent.append(now)
-        while self._recent and self._recent[0] <= now - WINDOW:
+        while self._recent and (self._recent[0] <= now - WINDOW
+                                or len(self._recent) > self.per_window + REPLY_ROOM):
             self._recent.popleft()
         self._next_chat[chat_id] = now + self.chat_interval
         if len(self._next_chat) > 10_000:
