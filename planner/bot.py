@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from sqlite_utils import Database
-from telegram import BotCommand, BotCommandScopeDefault, Update
-from telegram.error import InvalidToken, NetworkError, RetryAfter
+from telegram import Bot, BotCommand, BotCommandScopeDefault, Update
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -37,13 +36,14 @@ from telegram.ext import (
 
 from planner import bot_handlers as h
 from planner import bot_texts
-from planner.bot_process import InstanceLock, configure_logging
+from planner.bot_process import InstanceLock, check_token, configure_logging
 from planner.clock import Clock, SystemClock
 from planner.config import Settings, load_settings
-from planner.config_sections import TOKEN_VARIABLE
-from planner.database import DEFAULT_BUSY_TIMEOUT, database_error
+from planner.config_sections import TOKEN_VARIABLE, BotSettings
+from planner.database import DEFAULT_BUSY_TIMEOUT, is_busy
 from planner.dispatch import Dispatcher, Sender
-from planner.errors import DatabaseBusyError, PlannerError
+from planner.dispatch_loop import WATCH_SECONDS, DispatchLoop
+from planner.errors import PlannerError
 from planner.feed_server import FeedService, start_feed_server
 from planner.notices import Notices
 from planner.senders import ConsoleSender, TelegramSender
@@ -52,8 +52,6 @@ from planner.store import Store, open_database
 from planner.texts import LANGUAGES
 
 log = logging.getLogger("planner.bot")
-WATCH_SECONDS = 1.0
-RETRY_DELAY = timedelta(seconds=5)
 NO_TOKEN = (
     "No Telegram bot token. Create a bot with @BotFather in Telegram (/newbot), then set "
     f"{TOKEN_VARIABLE}=<token> or [bot] token in the config. To try everything without "
@@ -70,83 +68,6 @@ def open_bot_database(path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) ->
     return db
 
 
-class DispatchLoop:
-    """Runs the dispatcher at the next due instant through PTB's job queue (APScheduler).
-
-    One job named ``dispatch`` is re-armed after every run for the instant the dispatcher
-    asks for; a light job every second notices commits by other processes (the CLI) via
-    ``PRAGMA data_version`` and runs the dispatcher at once. A run asked for while one is
-    in progress is not lost: it follows as soon as the current one ends.
-    """
-
-    def __init__(self, dispatcher: Dispatcher, db: Database) -> None:
-        self.dispatcher = dispatcher
-        self.db = db
-        self._running = asyncio.Lock()
-        self._again = False
-        self._version = self._data_version()
-        self.ticks = 0
-        """Completed dispatcher runs (tests wait for it to grow)."""
-        self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
-
-    @property
-    def idle(self) -> bool:
-        """No run in progress, and none asked for during one that has not started yet."""
-        return not self._running.locked() and not self._again
-
-    def _data_version(self) -> int:
-        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
-
-    def start(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        self.app = app
-        assert app.job_queue is not None
-        app.job_queue.run_repeating(self._watch, interval=WATCH_SECONDS, first=WATCH_SECONDS,
-                                    name="watch-db",
-                                    job_kwargs={"misfire_grace_time": None, "coalesce": True})
-        self.arm(None)
-
-    def arm(self, when: datetime | None) -> None:
-        """Run the dispatcher at ``when`` (now when None), replacing the pending run.
-
-        ``when`` is read on the dispatcher's clock and handed to the job queue as a delay,
-        so the job queue's own clock only measures durations.
-        """
-        if self.app is None or self.app.job_queue is None:
-            return
-        queue = self.app.job_queue
-        for job in queue.get_jobs_by_name("dispatch"):
-            job.schedule_removal()
-        delay = 0.0 if when is None else (when - self.dispatcher.now()).total_seconds()
-        queue.run_once(self._run, when=max(delay, 0.0), name="dispatch",
-                       job_kwargs={"misfire_grace_time": None, "coalesce": True})
-
-    async def _run(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if self._running.locked():
-            self._again = True
-            return
-        self._again = False
-        wake: datetime | None
-        async with self._running:
-            try:
-                wake = (await self.dispatcher.tick()).wake
-            except Exception as error:  # noqa: BLE001 - a failing tick must not stop the reminders
-                if _is_busy(error):
-                    log.warning("database busy (another program is writing); dispatching "
-                                "again in %d s", RETRY_DELAY.total_seconds())
-                else:
-                    log.exception("dispatcher tick failed; trying again shortly")
-                wake = self.dispatcher.now() + RETRY_DELAY
-            finally:
-                self.ticks += 1
-        self.arm(None if self._again else wake)
-
-    async def _watch(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        version = self._data_version()
-        if version != self._version:
-            self._version = version
-            self.arm(None)
-
-
 def build_application(settings: Settings, db: Database, clock: Clock,
                       sender_factory: Callable[[Any], Sender] | None = None, *,
                       feeds_from: Path | None = None
@@ -158,7 +79,8 @@ def build_application(settings: Settings, db: Database, clock: Clock,
     """
     bot = settings.bot
     app = (ApplicationBuilder().token(bot.token).base_url(bot.base_url)
-           .base_file_url(bot.base_file_url).post_init(on_start).post_shutdown(on_stop)
+           .base_file_url(bot.base_file_url).post_init(on_start).post_stop(stop_sending)
+           .post_shutdown(on_stop)
            .build())
     if feeds_from is not None and settings.feed.serve_in_bot:
         app.bot_data["feed_service"] = FeedService(feeds_from, settings, clock)
@@ -196,7 +118,7 @@ async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
                                           language_code=None if lang == "en" else lang)
     except (NetworkError, RetryAfter) as error:  # the menu must not hold the reminders back
         log.warning("could not set the command menu (trying at the next start): %s", error)
-    app.bot_data["loop"].start(app)
+    app.bot_data["loop"].start()
     service = app.bot_data.get("feed_service")
     if service is not None:
         feed = service.settings.feed
@@ -204,8 +126,16 @@ async def on_start(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         log.info("serving calendar feeds on %s:%s", feed.host, feed.port)
 
 
+async def stop_sending(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop the dispatcher while the bot can still send (PTB's post_stop): the messages in
+    flight get their answers and are recorded."""
+    await app.bot_data["loop"].stop()
+
+
 async def on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Stop the feed server with the bot (PTB's post_shutdown)."""
+    """Stop the feed server with the bot, and the dispatcher if ``stop_sending`` did not
+    run (PTB's post_shutdown)."""
+    await app.bot_data["loop"].stop()
     runner = app.bot_data.pop("feed_runner", None)
     if runner is not None:
         await runner.cleanup()
@@ -214,17 +144,9 @@ async def on_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         service.close()
 
 
-def _is_busy(error: BaseException) -> bool:
-    """A database locked by another writer past the busy timeout: normal, retried later."""
-    if isinstance(error, DatabaseBusyError):
-        return True
-    return (isinstance(error, sqlite3.OperationalError)
-            and isinstance(database_error(error, ""), DatabaseBusyError))
-
-
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
-    if error is not None and _is_busy(error):
+    if error is not None and is_busy(error):
         log.warning("database busy while handling an update (another program is writing); "
                     "the update was not answered")
         return
@@ -260,13 +182,15 @@ async def run_console(settings: Settings, db: Database, clock: Clock, out: IO[st
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start the bot, or say in one line why not: 2 for something the user must fix (no
+    token, a malformed or refused token, another bot on the database), 1 when Telegram
+    cannot be reached (a supervisor may try again later), 0 after a clean stop."""
     args = _parse(argv)
     try:
         settings = load_settings(args.config)
         path = Path(args.db) if args.db else settings.database
-        if not args.console and not settings.bot.token:
-            print(NO_TOKEN, file=sys.stderr)  # noqa: T201 - the bot's command line
-            return 2
+        if not args.console:
+            settings = _with_checked_token(settings)
         db = open_bot_database(path, settings.busy_timeout)  # before a lock file is made
         lock = InstanceLock(path)
         try:
@@ -275,27 +199,59 @@ def main(argv: list[str] | None = None) -> int:
             db.close()
             raise
     except PlannerError as error:
-        print(f"Error: {error}", file=sys.stderr)  # noqa: T201
+        print(f"Error: {error}", file=sys.stderr)  # noqa: T201 - the bot's command line
         return 2
-    configure_logging(settings.bot.token)
     try:
-        if args.console:
-            log.info("console mode: messages are printed, not sent")
-            asyncio.run(run_console(settings, db, SystemClock(), sys.stdout))
-        else:
-            app = build_application(settings, db, SystemClock(), feeds_from=path)
-            log.info("bot starting (polling)")
-            app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        if not args.console and (status := _reach_telegram(settings.bot)) != 0:
+            return status
+        configure_logging(settings.bot.token)
+        _serve(args.console, settings, db, path)
     except KeyboardInterrupt:
         pass
-    except InvalidToken:
-        log.error("Telegram refused the bot token: check %s or [bot] token (a token looks "
-                  "like 123456:ABC-..., from @BotFather)", TOKEN_VARIABLE)
-        return 2
-    except NetworkError as error:
-        log.error("cannot reach Telegram at %s: %s", settings.bot.base_url, error)
-        return 1
     finally:
         lock.release()
     return 0
 
+
+def _with_checked_token(settings: Settings) -> Settings:
+    """The settings with the token stripped and checked for shape (``InputError``)."""
+    if not settings.bot.token.strip():
+        raise PlannerError(NO_TOKEN)
+    source = TOKEN_VARIABLE if os.environ.get(TOKEN_VARIABLE) else "[bot] token"
+    token = check_token(settings.bot.token, source)
+    return dataclasses.replace(settings, bot=dataclasses.replace(settings.bot, token=token))
+
+
+def _reach_telegram(bot: BotSettings) -> int:
+    """Ask Telegram who the bot is (getMe) before anything starts; 0 when it answers.
+
+    PTB's own start-up would log a library traceback first; here a refused token is one
+    line and status 2, an unreachable Telegram (refused connection, timeout) one line and
+    status 1.
+    """
+    async def get_me() -> None:
+        async with Bot(bot.token, base_url=bot.base_url, base_file_url=bot.base_file_url):
+            pass
+
+    try:
+        asyncio.run(get_me())
+    except InvalidToken:
+        print(f"Error: Telegram refused the bot token: check {TOKEN_VARIABLE} or [bot] token "  # noqa: T201
+              "(copy it again from @BotFather, /token)", file=sys.stderr)
+        return 2
+    except (NetworkError, TelegramError) as error:  # unreachable, 5xx, a flood wait
+        reason = str(error).replace(bot.token, "<token>")
+        print(f"Error: cannot reach Telegram at {bot.base_url}: {reason}",  # noqa: T201
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve(console: bool, settings: Settings, db: Database, path: Path) -> None:
+    if console:
+        log.info("console mode: messages are printed, not sent")
+        asyncio.run(run_console(settings, db, SystemClock(), sys.stdout))
+        return
+    app = build_application(settings, db, SystemClock(), feeds_from=path)
+    log.info("bot starting (polling)")
+    app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -51,12 +50,23 @@ def user_language(update: Update) -> str:
     return "en" if code.startswith("en") else "ja"
 
 
-async def reply(update: Update, text: str) -> None:
+REPLY_USEFUL_FOR = timedelta(hours=1)
+"""A reply not sent within this (Telegram unreachable, the bot down) is skipped."""
+
+
+async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    """Answer in the outbox, not straight to Telegram: a reply keeps to the same limits and
+    retries as reminders (a flood wait delays it, never loses it) and goes before them;
+    the dispatcher is woken to send it at once."""
     chat = update.effective_chat
     if chat is None:
         return
-    for part in split_message(text):
-        await chat.send_message(part, parse_mode=ParseMode.HTML)
+    ctx = ctx_of(context)
+    with ctx.planner.store.transaction():
+        for part in split_message(text):
+            ctx.planner.outbox.queue_reply(chat.id, part, ctx.clock.now(), REPLY_USEFUL_FOR)
+    if ctx.wake is not None:
+        ctx.wake()
 
 
 def generic(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str | None = None
@@ -104,7 +114,7 @@ async def switch_language(update: Update, context: ContextTypes.DEFAULT_TYPE, li
     ctx = ctx_of(context)
     with ctx.planner.store.transaction():
         ctx.planner.links.set_language(linked.chat_id, new)
-    await reply(update, bot_texts.language_text(new))
+    await reply(update, context, bot_texts.language_text(new))
     await set_chat_menu(context.bot, linked, new)
 
 

@@ -42,20 +42,20 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = (bot_texts.help_text(linked.lang, staff=linked.staff_id is not None,
                                           head=ctx_of(context).settings.letterhead) if linked
                 else bot_texts.generic_text(lang, head=ctx.settings.letterhead))
-        await reply(update, text)
+        await reply(update, context, text)
         return
     now = ctx.now()
     links = ctx.planner.links
     if links.throttled(chat.id, now):
-        await reply(update, bot_texts.throttled_text(lang))
+        await reply(update, context, bot_texts.throttled_text(lang))
         return
     with ctx.planner.store.transaction():
         linked = links.redeem(context.args[0][:64], chat.id, None, now,
                               staff_lang=ctx.settings.export.staff_language)
     if linked is None:
-        await reply(update, bot_texts.generic_text(lang, head=ctx.settings.letterhead))
+        await reply(update, context, bot_texts.generic_text(lang, head=ctx.settings.letterhead))
         return
-    await reply(update, bot_texts.welcome_text(linked.lang, name=linked.name,
+    await reply(update, context, bot_texts.welcome_text(linked.lang, name=linked.name,
                                                 family_name=linked.family_name,
                                                 staff=linked.staff_id is not None))
     await set_chat_menu(context.bot, linked)
@@ -79,9 +79,9 @@ async def revive(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     linked = linked_chat(update, context)
     if linked is None:
-        await reply(update, generic(update, context))
+        await reply(update, context, generic(update, context))
         return
-    await reply(update, bot_texts.help_text(linked.lang, staff=linked.staff_id is not None,
+    await reply(update, context, bot_texts.help_text(linked.lang, staff=linked.staff_id is not None,
                                           head=ctx_of(context).settings.letterhead))
 
 
@@ -92,7 +92,7 @@ async def _linked_as(update: Update, context: ContextTypes.DEFAULT_TYPE, *, staf
     linked = linked_chat(update, context)
     person = None if linked is None else (linked.staff_id if staff else linked.patient_id)
     if linked is None or person is None:
-        await reply(update, generic(update, context, linked.lang if linked else None))
+        await reply(update, context, generic(update, context, linked.lang if linked else None))
         return None
     return linked
 
@@ -108,7 +108,7 @@ async def next_visit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     ctx = ctx_of(context)
     for patient_id in patients_of(ctx, linked):  # a family caring for two: one answer each
         visits = ctx.notices.patient_visits(patient_id, ctx.now(), upcoming=True)
-        await reply(update, bot_texts.next_visit_text(visits, linked.lang,
+        await reply(update, context, bot_texts.next_visit_text(visits, linked.lang,
                                                        head=ctx.settings.letterhead))
 
 
@@ -120,7 +120,7 @@ async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     closed = closure_words(ctx.planner.calendar, linked.lang)
     for patient_id in patients_of(ctx, linked):  # a family caring for two: one answer each
         visits = ctx.notices.patient_visits(patient_id, ctx.now(), upcoming=False)
-        await reply(update, bot_texts.schedule_text(visits, linked.lang, closed,
+        await reply(update, context, bot_texts.schedule_text(visits, linked.lang, closed,
                                                      today=ctx.now().date(),
                                                      head=ctx.settings.letterhead))
 
@@ -142,14 +142,14 @@ async def ics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         with ctx.planner.store.transaction():
             secret = Feeds(ctx.planner.store.db, ctx.settings).for_chat(
                 linked.patient_id, linked.chat_id, ctx.now())
-        await reply(update, bot_texts.feed_link_text(feed_url(base, secret), linked.lang))
+        await reply(update, context, bot_texts.feed_link_text(feed_url(base, secret), linked.lang))
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """``/language`` offers [日本語] [English]; ``/language en`` picks one at once."""
     linked = linked_chat(update, context)
     if linked is None:
-        await reply(update, generic(update, context))
+        await reply(update, context, generic(update, context))
         return
     wanted = (context.args[0].lower() if context.args else "")[:2]
     if wanted not in ("ja", "en"):
@@ -161,7 +161,7 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     linked = linked_chat(update, context)
     if linked is None:
-        await reply(update, generic(update, context))
+        await reply(update, context, generic(update, context))
         return
     await bot_choices.ask_stop(update, linked)  # unlinks only after 止める
 
@@ -179,7 +179,7 @@ async def _staff_day(update: Update, context: ContextTypes.DEFAULT_TYPE, offset:
     day: date = ctx.now().date() + timedelta(days=offset)
     visits = ctx.notices.staff_visits(day, day, linked.role, ctx.now())
     title = staff_texts.day_title(day, linked.lang, relative=relative)
-    await reply(update, staff_texts.day_text(title, visits, linked.lang))
+    await reply(update, context, staff_texts.day_text(title, visits, linked.lang))
 
 
 async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -197,7 +197,7 @@ async def week(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = ctx_of(context)
     first = ctx.now().date()
     visits = ctx.notices.staff_visits(first, first + timedelta(days=6), linked.role, ctx.now())
-    await reply(update, staff_texts.week_text(visits, linked.lang))
+    await reply(update, context, staff_texts.week_text(visits, linked.lang))
 
 
 async def unconfirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -208,7 +208,7 @@ async def unconfirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     first = ctx.now().date()
     visits = ctx.notices.staff_visits(first, first + timedelta(days=7), None, ctx.now(),
                                       only_unconfirmed=True)
-    await reply(update, staff_texts.unconfirmed_text(visits, linked.lang))
+    await reply(update, context, staff_texts.unconfirmed_text(visits, linked.lang))
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

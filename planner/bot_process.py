@@ -11,20 +11,48 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import IO, Any
 
-from planner.errors import PlannerError
+from planner.errors import InputError, PlannerError
+
+TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]{30,}")
+"""What @BotFather hands out: the bot's number, a colon, then 30 or more letters, digits,
+``_`` or ``-`` (35 today)."""
+SHORTEST_REDACTED = 16
+"""Shorter strings are never redacted: no real token is that short, and replacing a short
+one (a space, a digit) would garble every log line without hiding anything."""
+
+
+def check_token(token: str, source: str) -> str:
+    """The token without surrounding whitespace (a pasted token often ends in a newline).
+
+    Raises ``InputError`` naming ``source`` (where the token came from) when it cannot be a
+    token, before Telegram is contacted; the token itself is never shown.
+    """
+    clean = token.strip()
+    if not TOKEN_SHAPE.fullmatch(clean):
+        raise InputError(
+            f"{source}: this is not a Telegram bot token (a token looks like "
+            "123456789:AAE..., digits, a colon and 35 letters, digits, _ or -; get one "
+            "from @BotFather with /newbot or /token)")
+    return clean
 
 
 class RedactToken(logging.Filter):
     """Replaces the token in a record's message, traceback and stack (the record is changed
-    in place, so every handler that sees it afterwards sees it redacted)."""
+    in place, so every handler that sees it afterwards sees it redacted).
+
+    A blank or short string (``SHORTEST_REDACTED``) is never redacted: it cannot be a
+    token, and every occurrence of it in every line would be replaced.
+    """
 
     def __init__(self, token: str) -> None:
         super().__init__()
-        self.token = token
+        clean = token.strip()
+        self.token = clean if len(clean) >= SHORTEST_REDACTED else ""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.token:

@@ -18,6 +18,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from planner import reach_texts
+from planner.bot_context import reply
 from planner.links import Chat
 
 REACH_ROLES = ("nurse",)
@@ -39,7 +40,8 @@ async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Chat
             now, patient_id=linked.patient_id)
     if ctx.wake is not None:
         ctx.wake()
-    await _reply(update, reach_texts.received_text(linked.lang, head=ctx.settings.letterhead))
+    await reply(update, context,
+                reach_texts.received_text(linked.lang, head=ctx.settings.letterhead))
 
 
 async def unwell(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Chat) -> None:
@@ -48,7 +50,7 @@ async def unwell(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Cha
     label = reach_texts.unwell_label(linked.lang)
     _alert(ctx, "unwell", linked, label, None)
     await _acknowledge(update.callback_query, label)
-    await _reply(update, reach_texts.unwell_text(linked.lang, head=ctx.settings.letterhead))
+    await reply(update, context, reach_texts.unwell_text(linked.lang, head=ctx.settings.letterhead))
 
 
 async def check_in(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Chat,
@@ -101,8 +103,3 @@ async def _acknowledge(query: Any, text: str) -> None:
         await query.answer(text)
     except BadRequest as error:
         log.info("could not answer a button press: %s", error)
-
-
-async def _reply(update: Update, text: str) -> None:
-    if update.effective_chat is not None:
-        await update.effective_chat.send_message(text, parse_mode=ParseMode.HTML)

@@ -154,3 +154,11 @@ def immediate(db: Database) -> Iterator[None]:
         if db.conn.in_transaction:
             db.conn.rollback()
         raise database_error(exc, db_label(db)) or exc from None
+
+
+def is_busy(error: BaseException) -> bool:
+    """A database locked by another writer past the busy timeout: normal, retried later."""
+    if isinstance(error, DatabaseBusyError):
+        return True
+    return (isinstance(error, sqlite3.OperationalError)
+            and isinstance(database_error(error, ""), DatabaseBusyError))

@@ -13,13 +13,13 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from sqlite_utils import Database
 
 from planner.config_protocol import parse_protocol
 from planner.model import PlannedEvent, Status
+from planner.outbox_staff import StaffRecords
+from planner.outbox_staff import utc_text as _text
 from planner.reminders import ReminderPolicy, reminders_for
 
 SUPERSEDED = "superseded: the event changed or was cancelled"
@@ -32,10 +32,6 @@ def _ts(moment: datetime) -> int:
 def _ts_not_before(moment: datetime) -> int:
     """Whole seconds rounded up: a retry is never due before ``moment``."""
     return math.ceil(moment.timestamp())
-
-
-def _text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -56,14 +52,9 @@ class Delivery:
     """The message sent earlier that this one rewrites (no new message is sent)."""
 
 
-class Outbox:
-    """Reminder and delivery bookkeeping over one database connection."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def _rows(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, params))
+class Outbox(StaffRecords):
+    """Reminder and delivery bookkeeping over one database connection (alerts, digests,
+    confirmations and the staff's listings: ``StaffRecords``)."""
 
     # -- reminders derived from the plan -------------------------------------------------
 
@@ -134,12 +125,16 @@ class Outbox:
             "SELECT * FROM deliveries WHERE state = 'pending' AND expires_ts IS NOT NULL"
             " AND expires_ts <= ?", [_ts(now)])]
         for delivery in stale:
-            self.db.execute(
-                "UPDATE deliveries SET state = 'skipped', last_error = COALESCE(last_error"
-                " || '; ', '') || ?, updated_at = ? WHERE id = ?",
-                [reason, _text(now), delivery.id])
-            self._settle(delivery, now)
+            self.skip_delivery(delivery, reason, now)
         return [d for d in stale if d.attempts > 0]
+
+    def skip_delivery(self, delivery: Delivery, reason: str, now: datetime) -> None:
+        """Skip one waiting message with ``reason`` (after its last error, if any)."""
+        self.db.execute(
+            "UPDATE deliveries SET state = 'skipped', last_error = COALESCE(last_error"
+            " || '; ', '') || ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+            [reason, _text(now), delivery.id])
+        self._settle(delivery, now)
 
     def due_reminders(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
         """Pending reminders due at ``now``, with their event, course and patient."""
@@ -193,12 +188,31 @@ class Outbox:
 
     # -- the outbox ----------------------------------------------------------------------
 
-    def due_chats(self, now: datetime, limit: int) -> list[tuple[int, int]]:
-        """(delivery id, chat id) of the messages due at ``now``, oldest first: enough to
+    def queue_reply(self, chat_id: int, text: str, now: datetime, useful: timedelta) -> None:
+        """An answer to a command, sent like any message (limits, retries) while it is
+        ``useful``; it goes before reminders and digests."""
+        self.queue(None, None, "reply", [(chat_id, text, None)], now, _ts(now + useful))
+
+    def due_chats(self, now: datetime, limit: int) -> list[tuple[int, int, str]]:
+        """(delivery id, chat id, purpose) of the messages due at ``now``: replies and
+        alerts first (someone is waiting for them), then the rest, oldest first; enough to
         apply the rate limits without reading every message's text."""
-        return [(row[0], row[1]) for row in self.db.execute(
-            "SELECT id, chat_id FROM deliveries WHERE state = 'pending' AND next_attempt_ts <= ?"
-            " ORDER BY next_attempt_ts, id LIMIT ?", [_ts(now), limit])]
+        seen: set[int] = set()
+        due = []
+        for where in (" AND purpose IN ('reply', 'alert')", ""):
+            for delivery_id, chat_id, purpose in self.db.execute(
+                    f"SELECT id, chat_id, purpose FROM deliveries WHERE state = 'pending'{where}"
+                    " AND next_attempt_ts <= ? ORDER BY next_attempt_ts, id LIMIT ?",
+                    [_ts(now), limit]):
+                if delivery_id not in seen:
+                    seen.add(delivery_id)
+                    due.append((delivery_id, chat_id, purpose))
+        return due[:limit]
+
+    def waiting(self, chat_id: int) -> bool:
+        """Whether any message to the chat is still waiting to be sent."""
+        return self.db.execute("SELECT 1 FROM deliveries WHERE chat_id = ? AND state = 'pending'"
+                               " LIMIT 1", [chat_id]).fetchone() is not None
 
     def pending_delivery(self, delivery_id: int) -> Delivery | None:
         """The message, if it still waits (a change may have skipped it meanwhile)."""
@@ -261,79 +275,6 @@ class Outbox:
             "SELECT MIN(next_attempt_ts) FROM deliveries WHERE state = 'pending'").fetchone()
         candidates = [ts for ts in (reminder_ts, delivery_ts) if ts is not None]
         return datetime.fromtimestamp(min(candidates), UTC) if candidates else None
-
-    # -- alerts for staff ----------------------------------------------------------------
-
-    def add_alert(self, kind: str, roles: tuple[str, ...], detail: dict[str, Any],
-                  now: datetime, *, course_id: int | None = None, event_id: int | None = None,
-                  patient_id: int | None = None) -> int:
-        cursor = self.db.execute(
-            "INSERT INTO alerts (created_at, kind, roles, detail, course_id, event_id,"
-            " patient_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [_text(now), kind, ",".join(roles), json.dumps(detail, ensure_ascii=False),
-             course_id, event_id, patient_id])
-        return int(cursor.lastrowid or 0)
-
-    def pending_alerts(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM alerts WHERE state = 'pending' ORDER BY id")
-
-    def close_alert(self, alert_id: int, delivered: bool) -> None:
-        self.db.execute("UPDATE alerts SET state = ? WHERE id = ?",
-                        ["delivered" if delivered else "undeliverable", alert_id])
-
-    def alerts(self, limit: int = 100) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", [limit])
-
-    # -- digests and confirmations -------------------------------------------------------
-
-    def claim_digest(self, day: str, role: str, now: datetime) -> bool:
-        """True the first time a (day, role) digest is claimed; it goes out once."""
-        cursor = self.db.execute(
-            "INSERT OR IGNORE INTO digests (day, role, created_at) VALUES (?, ?, ?)",
-            [day, role, _text(now)])
-        return cursor.rowcount == 1
-
-    def confirm(self, event_id: int, revision: int, chat_id: int, answer: str,
-                now: datetime) -> None:
-        self.db.execute(
-            "INSERT INTO confirmations (event_id, event_revision, chat_id, answer, at)"
-            " VALUES (?, ?, ?, ?, ?)", [event_id, revision, chat_id, answer, _text(now)])
-
-    def confirmation(self, event_id: int, revision: int) -> str | None:
-        """The latest answer given for this revision of the event."""
-        rows = self._rows(
-            "SELECT answer FROM confirmations WHERE event_id = ? AND event_revision = ?"
-            " ORDER BY id DESC LIMIT 1", [event_id, revision])
-        return rows[0]["answer"] if rows else None
-
-    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
-        return rows[0] if rows else None
-
-    # -- listing for staff ---------------------------------------------------------------
-
-    def reminders(self, *, patient_id: int | None = None, state: str | None = None,
-                  limit: int = 1000) -> list[dict[str, Any]]:
-        where: list[str] = ["1 = 1"]
-        params: list[Any] = []
-        if patient_id is not None:
-            where.append("c.patient_id = ?")
-            params.append(patient_id)
-        if state is not None:
-            where.append("r.state = ?")
-            params.append(state)
-        return self._rows(
-            "SELECT r.*, e.kind, e.seq, e.start, e.course_id, c.patient_id,"
-            " (SELECT COUNT(*) FROM deliveries d WHERE d.reminder_id = r.id) AS messages,"
-            " (SELECT MAX(d.attempts) FROM deliveries d WHERE d.reminder_id = r.id) AS attempts,"
-            " (SELECT d.last_error FROM deliveries d WHERE d.reminder_id = r.id"
-            "  AND d.last_error IS NOT NULL ORDER BY d.id DESC LIMIT 1) AS last_error,"
-            " (SELECT d.message_id FROM deliveries d WHERE d.reminder_id = r.id"
-            "  AND d.message_id IS NOT NULL ORDER BY d.id LIMIT 1) AS message_id"
-            " FROM reminders r JOIN events e ON e.id = r.event_id"
-            " JOIN courses c ON c.id = e.course_id"
-            f" WHERE {' AND '.join(where)} ORDER BY r.due_ts, r.id LIMIT ?",
-            [*params, limit])
 
 
 def _delivery(row: dict[str, Any]) -> Delivery:

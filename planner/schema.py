@@ -243,6 +243,53 @@ def m005_chat_feeds(db: Database) -> None:
 
 
 @migrations()
+def m006_delivery_limits(db: Database) -> None:
+    """Telegram's limits kept across restarts, and replies to commands in the outbox.
+
+    ``flood_wait`` holds the instant until which Telegram asked for silence (429), and
+    ``chat_gaps`` each chat's next allowed instant, so a restarted bot honours both. The
+    outbox gains the purpose ``reply`` (answers to commands go through the same limits and
+    retries as reminders): SQLite cannot change a CHECK, so ``deliveries`` is rebuilt.
+    """
+    db.execute("CREATE TABLE flood_wait (id INTEGER PRIMARY KEY CHECK (id = 1),"
+               " until_ts REAL NOT NULL)")
+    db.execute("CREATE TABLE chat_gaps (chat_id INTEGER PRIMARY KEY, next_ts REAL NOT NULL)")
+    columns = ("id, purpose, reminder_id, alert_id, chat_id, text, buttons, state, attempts,"
+               " next_attempt_ts, expires_ts, last_error, message_id, created_at, updated_at,"
+               " sent_at")
+    db.execute(
+        """CREATE TABLE deliveries_m006 (
+            id INTEGER PRIMARY KEY,
+            purpose TEXT NOT NULL CHECK (purpose IN ('reminder', 'alert', 'digest', 'reply')),
+            reminder_id INTEGER REFERENCES reminders(id),
+            alert_id INTEGER REFERENCES alerts(id),
+            chat_id INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            buttons TEXT,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sent', 'failed', 'skipped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ts INTEGER NOT NULL,
+            expires_ts INTEGER,
+            last_error TEXT,
+            message_id INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sent_at TEXT
+        )"""
+    )
+    db.execute(f"INSERT INTO deliveries_m006 ({columns}) SELECT {columns} FROM deliveries")
+    db.execute("DROP TABLE deliveries")
+    db.execute("ALTER TABLE deliveries_m006 RENAME TO deliveries")
+    db.execute("CREATE INDEX deliveries_due ON deliveries(next_attempt_ts) "
+               "WHERE state = 'pending'")
+    db.execute("CREATE INDEX deliveries_urgent ON deliveries(next_attempt_ts) "
+               "WHERE state = 'pending' AND purpose IN ('reply', 'alert')")
+    db.execute("CREATE INDEX deliveries_reminder ON deliveries(reminder_id)")
+    db.execute("CREATE INDEX deliveries_chat ON deliveries(chat_id) WHERE state = 'pending'")
+
+
+@migrations()
 def m007_course_exceptions_and_away(db: Database) -> None:
     """Bends a course uses over closures (JSON list, shown to the doctor) and the days a
     patient cannot come (a chemotherapy day, a hospital stay), which planning avoids."""

@@ -59,7 +59,8 @@ import pytest
 
 T = TypeVar("T")
 
-DEFAULT_TOKEN = "123456:TEST-token"
+DEFAULT_TOKEN = "123456:TEST-token-0123456789abcdefghijklmnopq"
+"""Shaped like a real token (digits, a colon, 35 characters): the bot refuses others."""
 
 # Limits from the Bot API docs (https://core.telegram.org/bots/api) and PTB's constants.
 MAX_TEXT_LENGTH = 4096  # characters after entity parsing
@@ -902,6 +903,8 @@ class _Handler(BaseHTTPRequestHandler):
                 fake._hold(self, action.seconds)
                 self.close_connection = True
                 return
+            if fake.latency > 0 and not self.path.lower().endswith("/getupdates"):
+                fake._hold(self, fake.latency)
             self._write(action)
         finally:
             # stop() waits for this, so a released long poll's answer is fully written
@@ -1173,6 +1176,9 @@ class FakeTelegram:
         """Messages one chat may receive at once before ``chat_rate`` applies."""
         self.default_hold = 30.0
         """Longest a "timeout" fault holds a request when the client does not give up."""
+        self.latency = 0.0
+        """Seconds every answer but getUpdates waits before it is written (a distant
+        Telegram); the call is performed, and counted for the limits, on arrival."""
 
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)

@@ -37,7 +37,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from planner import bot_texts
-from planner.bot import DispatchLoop, build_application, on_start, on_stop, open_bot_database
+from planner.bot import (
+    DispatchLoop,
+    build_application,
+    on_start,
+    on_stop,
+    open_bot_database,
+    stop_sending,
+)
 from planner.bot_process import configure_logging
 from planner.config import Settings, parse_settings
 from planner.dispatch import Sender
@@ -204,8 +211,10 @@ async def running_bot(clinic: Clinic, sender_factory: Callable[[Any], Sender] | 
         finally:
             await app.updater.stop()
             await app.stop()
+            await stop_sending(app)
     finally:
         await app.shutdown()
+        await on_stop(app)  # post_shutdown runs only under run_polling
         db.conn.close()
 
 
@@ -286,6 +295,22 @@ def test_start_with_a_code_links_the_chat_and_welcomes_in_the_patients_language(
     clinic.run(scenario)
     chats = clinic.rows("SELECT patient_id, lang FROM chats WHERE chat_id = ?", [PATIENT_CHAT])
     assert chats == [{"patient_id": patient_id, "lang": "en"}]
+
+
+def test_a_welcome_refused_by_flood_control_is_sent_after_the_wait(clinic: Clinic) -> None:
+    patient_id = clinic.add_patient("Anna Smith", lang="en")
+    code = clinic.code(patient_id=patient_id)
+
+    async def scenario(bot: RunningBot) -> None:
+        bot.tg.fail_next("sendMessage", "429", chat_id=PATIENT_CHAT, retry_after=1)
+        answer = await bot.say(PATIENT_CHAT, f"/start {code}")
+        assert raw(answer) == bot_texts.welcome_text("en", name="Anna Smith")
+
+    clinic.run(scenario)
+    statuses = [c.status for c in sent_to(clinic.tg, PATIENT_CHAT)]
+    assert statuses == [429, 200]
+    (reply,) = clinic.rows("SELECT state, attempts FROM deliveries WHERE purpose = 'reply'")
+    assert reply == {"state": "sent", "attempts": 1}
 
 
 def test_unknown_used_and_expired_codes_get_the_same_generic_answer(

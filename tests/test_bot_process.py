@@ -9,9 +9,11 @@ the database file before the bot starts (the courses themselves are in June 2027
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,8 +26,10 @@ from typing import IO
 
 import pytest
 
+from planner.bot_process import RedactToken, check_token
 from planner.clock import SystemClock
 from planner.config import load_settings
+from planner.errors import InputError
 from planner.service import CourseRequest, Planner
 from planner.store import Store, open_database
 from tests.fake_telegram import FakeTelegram
@@ -77,6 +81,12 @@ class BotProcess:
             self.output.append(line)
             if needle in line:
                 return line
+
+    def rest(self) -> str:
+        """Everything the process wrote (call once it has ended)."""
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return "".join(self.output)
 
     def kill(self) -> None:
         assert self.process is not None
@@ -132,7 +142,7 @@ def write_config(tmp_path: Path, tg: FakeTelegram, **bot: object) -> Path:
     lines = ["[database]", f'path = "{tmp_path / "clinic.db"}"', "[bot]",
              f'base_url = "{tg.base_url}"', f'base_file_url = "{tg.base_file_url}"']
     lines += [f"{key} = {value}" for key, value in bot.items()]
-    lines += ["[reminders]", 'digest_roles = ["doctor"]']
+    lines += ["[reminders]", 'digest_roles = ["doctor"]', "[feed]", "serve_in_bot = false"]
     path = tmp_path / "clinic.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -176,16 +186,94 @@ def test_without_a_token_the_bot_exits_2_and_says_how_to_get_one(
     assert "Traceback" not in result.stderr
 
 
-def test_a_token_telegram_refuses_exits_2_without_showing_it(
+def test_a_token_telegram_refuses_exits_2_in_one_line_without_showing_it(
         tmp_path: Path, env: dict[str, str], tg: FakeTelegram) -> None:
-    wrong = "999999:WRONG-token"
+    wrong = "999999:WRONG-token-abcdefghijklmnopqrstuvwxyz0123"
     open_database(tmp_path / "clinic.db").close()  # the bot never creates its database
     result = run_bot("--config", str(write_config(tmp_path, tg)),
                      env={**env, "PLANNER_BOT_TOKEN": wrong})
     assert result.returncode == 2
-    assert "Telegram refused the bot token" in result.stderr.splitlines()[-1]
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: Telegram refused the bot token")
     assert "WRONG-token" not in result.stderr
     assert [c.status for c in tg.calls] == [401]
+
+
+def test_a_token_of_the_wrong_shape_exits_2_before_telegram_is_contacted(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram) -> None:
+    result = run_bot("--config", str(write_config(tmp_path, tg)),
+                     env={**env, "PLANNER_BOT_TOKEN": "999999:short"})
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: PLANNER_BOT_TOKEN: this is not a Telegram bot token")
+    assert "short" not in line
+    assert tg.calls == []
+
+
+def test_a_one_space_token_is_refused_for_its_shape_not_taken_for_none(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram) -> None:
+    config = write_config(tmp_path, tg, token='" "')
+    result = run_bot("--config", str(config), env=env)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "No Telegram bot token" in line
+    assert tg.calls == []
+
+
+def test_a_token_with_a_trailing_newline_starts_the_bot(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram,
+        processes: list[BotProcess]) -> None:
+    open_database(tmp_path / "clinic.db").close()  # the bot never creates its database
+    bot = BotProcess(["--config", str(write_config(tmp_path, tg))],
+                     {**env, "PLANNER_BOT_TOKEN": f"{tg.token}\n"}).start()
+    processes.append(bot)
+    bot.wait_for_line("Application started")
+    assert bot.stop(signal.SIGTERM) == 0
+    assert [c.status for c in tg.calls_for("getMe")][:1] == [200]
+
+
+def test_telegram_unreachable_exits_1_in_one_line(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram) -> None:
+    with socket.socket() as probe:  # a port nobody listens on once this is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "clinic.toml"
+    config.write_text(f'[bot]\nbase_url = "http://127.0.0.1:{port}/bot"\n', encoding="utf-8")
+    open_database(tmp_path / "clinic.db").close()  # the bot never creates its database
+    result = run_bot("--config", str(config), "--db", str(tmp_path / "clinic.db"),
+                     env={**env, "PLANNER_BOT_TOKEN": tg.token})
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: cannot reach Telegram at http://127.0.0.1:{port}/bot")
+    assert tg.token not in line
+
+
+def test_a_flood_wait_on_the_first_call_exits_1_in_one_line(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram) -> None:
+    tg.fail_next("getMe", "429", retry_after=30)
+    open_database(tmp_path / "clinic.db").close()  # the bot never creates its database
+    result = run_bot("--config", str(write_config(tmp_path, tg)),
+                     env={**env, "PLANNER_BOT_TOKEN": tg.token})
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: cannot reach Telegram at {tg.base_url}")
+
+
+def test_sigterm_during_a_burst_stops_cleanly_without_a_traceback(
+        tmp_path: Path, env: dict[str, str], tg: FakeTelegram,
+        processes: list[BotProcess]) -> None:
+    config = write_config(tmp_path, tg, messages_per_second=5)
+    chats = prepare_clinic(config, 20)
+    for chat_id in chats:
+        tg.add_chat(chat_id, f"User {chat_id}", language_code="ja")
+    bot = BotProcess(["--config", str(config)], {**env, "PLANNER_BOT_TOKEN": tg.token}).start()
+    processes.append(bot)
+    tg.wait_for(lambda: len(tg.calls_for("sendMessage")) >= 3, START_TIMEOUT)
+    assert bot.stop(signal.SIGTERM) == 0
+    output = bot.rest()
+    assert "Traceback" not in output
+    assert "CancelledError" not in output
+    assert " ERROR " not in output
 
 
 def test_a_second_bot_on_the_same_database_refuses_to_start(
@@ -269,3 +357,32 @@ def test_console_mode_prints_a_due_reminder(
     bot.wait_for_line("[予定どおり伺います]")
     assert bot.stop() == 0
     assert tg.calls == []  # nothing went to Telegram
+
+
+def test_redaction_leaves_a_short_or_blank_token_alone() -> None:
+    record = logging.LogRecord("planner.bot", logging.INFO, __file__, 1,
+                               "sent to chat 1 of 2", (), None)
+    for token in (" ", "1", "123:abc"):
+        RedactToken(token).filter(record)
+    assert record.getMessage() == "sent to chat 1 of 2"
+
+
+def test_redaction_hides_a_real_token_given_with_a_trailing_newline() -> None:
+    token = "123456:TEST-token-0123456789abcdefghijklmnopq"
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, "POST %s", (
+        f"https://api.telegram.org/bot{token}/getMe",), None)
+    RedactToken(f"{token}\n").filter(record)
+    assert record.getMessage() == "POST https://api.telegram.org/bot<token>/getMe"
+
+
+def test_token_check_strips_surrounding_whitespace() -> None:
+    token = "123456:TEST-token-0123456789abcdefghijklmnopq"
+    assert check_token(f"  {token}\r\n", "[bot] token") == token
+
+
+@pytest.mark.parametrize("token", ["123456", "abc:TEST-token-0123456789abcdefghijklmnopq",
+                                   "123456:short", "123456:TEST token 0123456789abcdefghijkl"])
+def test_token_check_refuses_what_cannot_be_a_token_naming_where_it_came_from(
+        token: str) -> None:
+    with pytest.raises(InputError, match=r"^PLANNER_BOT_TOKEN: this is not a Telegram bot"):
+        check_token(token, "PLANNER_BOT_TOKEN")

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from planner import bot, service
-from planner.bot import RETRY_DELAY, DispatchLoop
 from planner.clock import FixedClock
 from planner.config import Settings, load_settings, parse_settings
+from planner.dispatch_loop import RETRY_DELAY, DispatchLoop
 from planner.errors import DatabaseBusyError, PlanningError
 from planner.service import Planner
 from planner.store import Store, open_database
@@ -272,7 +272,10 @@ class LockedDispatcher:
     def now(self) -> Any:
         return MAY_10_2027
 
-    async def tick(self) -> Any:
+    on_settled: Any = None
+    in_flight = 0
+
+    async def tick(self, *, wait_for_sends: bool = True) -> Any:
         connection = sqlite3.connect(str(self.path), timeout=0.1)
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -288,7 +291,7 @@ def test_a_busy_database_in_a_dispatcher_run_logs_one_warning_and_retries_later(
     caplog.set_level(logging.WARNING, logger="planner.bot")
 
     with Writer(clinic.db, seconds=30.0):
-        asyncio.run(loop._run(None))  # type: ignore[arg-type]
+        asyncio.run(loop._run())
     db.close()
 
     assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [

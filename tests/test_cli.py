@@ -19,6 +19,7 @@ from icalendar import Calendar
 from planner.cli import cli
 from planner.cli_app import App
 from planner.clock import FixedClock
+from planner.schema import migrations
 from tests.conftest import NOW, PATIENT_NAME, PLANNED_AT, PlannerCli, dump_database, tokyo
 from tests.ics_checks import check_ics
 
@@ -74,7 +75,8 @@ def categories(data: bytes) -> set[str]:
 def test_init_creates_an_sqlite_database_and_names_it(bare_cli: PlannerCli) -> None:
     result = bare_cli.ok("init")
 
-    assert result.output == f"Database ready: {bare_cli.db} (schema 7)\n"
+    assert result.output == (f"Database ready: {bare_cli.db} "
+                             f"(schema {len(migrations._migrations)})\n")
     assert bare_cli.db.read_bytes()[:16] == b"SQLite format 3\x00"
 
 

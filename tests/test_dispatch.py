@@ -899,3 +899,262 @@ def test_wake_instants_are_timezone_aware_utc(clinic: Clinic) -> None:
 
     assert wake is not None
     assert wake.tzinfo is UTC
+
+
+# -- delivery across restarts, bursts and slow answers (issue 7) ---------------------------
+
+FIRST_CHAT = 5001
+
+
+class SlowSender(FakeSender):
+    """Each answer takes ``seconds`` on the clock (the clock moves while it is sent), and
+    ``during(n)`` runs before the n-th message (from 1) goes."""
+
+    def __init__(self, clock: MovingClock, seconds: float) -> None:
+        super().__init__(clock)
+        self.seconds = timedelta(seconds=seconds)
+        self.hooks: dict[int, list[object]] = {}
+
+    async def send(self, chat_id: int, text: str, buttons: list[list[str]] | None) -> int:
+        for hook in self.hooks.pop(len(self.attempts) + 1, []):
+            hook()  # type: ignore[operator]
+        message_id = await super().send(chat_id, text, buttons)
+        self.clock.set(self.clock.now() + self.seconds)
+        return message_id
+
+
+class HangingSender(FakeSender):
+    """Never answers for ``chat_id`` until ``release`` is set; others answer at once."""
+
+    def __init__(self, clock: MovingClock, chat_id: int) -> None:
+        super().__init__(clock)
+        self.hanging = chat_id
+        self.release = asyncio.Event()
+
+    async def send(self, chat_id: int, text: str, buttons: list[list[str]] | None) -> int:
+        if chat_id == self.hanging:
+            await self.release.wait()
+        return await super().send(chat_id, text, buttons)
+
+
+def many_patients(make: ClinicFactory, count: int) -> Clinic:
+    """``count`` patients, first infusion Mon 2026-11-30 each, one chat each (5001 on)."""
+    clinic = make({"clinic": {"infusion_chairs": count, "collections_per_day": count}})
+    for number in range(count):
+        clinic.add_patient(f"Patient {number}", "en")
+    clinic.planner.plan_many([CourseRequest(p, date(2026, 11, 30))
+                              for p in range(1, count + 1)])
+    for patient_id in range(1, count + 1):
+        clinic.link(FIRST_CHAT - 1 + patient_id, patient_id=patient_id)
+    return clinic
+
+
+def useful_for(clinic: Clinic, due: datetime, seconds: int) -> None:
+    """Reminders due at ``due`` are useful only ``seconds`` after it."""
+    with clinic.db.atomic():
+        clinic.db.execute("UPDATE reminders SET expires_ts = due_ts + ? WHERE due_ts = ?",
+                          [seconds, int(due.timestamp())])
+
+
+def with_slow_sender(clinic: Clinic, seconds: float) -> SlowSender:
+    clinic.sender = SlowSender(clinic.clock, seconds)
+    clinic.open()
+    return clinic.sender
+
+
+# -- limits kept across a restart ------------------------------------------------------------
+
+
+def test_a_flood_wait_holds_every_chat_back_after_a_restart(clinic: Clinic) -> None:
+    clinic.sender.fail(PATIENT_CHAT, SendFailure("retry_after", "Too Many Requests", 10.0))
+    clinic.clock.set(COLLECTION_2_DAYS_BEFORE)
+    clinic.tick()  # the patient's chat: 429, wait 10 s
+
+    clinic.restart()
+    clinic.clock.set(COLLECTION_2_DAYS_BEFORE + SECOND)
+    clinic.run_until(COLLECTION_2_DAYS_BEFORE + timedelta(seconds=9.9))
+    assert clinic.sender.sent == []
+
+    clinic.run_until(COLLECTION_2_DAYS_BEFORE + timedelta(seconds=12))
+    assert {s.chat_id for s in clinic.sender.sent} == {PATIENT_CHAT, FAMILY_CHAT}
+    assert all(s.at >= COLLECTION_2_DAYS_BEFORE + timedelta(seconds=10)
+               for s in clinic.sender.sent)
+
+
+def test_the_gap_per_chat_is_kept_by_a_restarted_bot(make_clinic: ClinicFactory) -> None:
+    # Two reminders to the patient fall due at Sun 11-29 18:00 (the day-before one and one
+    # 16 hours before the infusion).
+    clinic = make_clinic({"reminders": {"rule": [
+        *DEFAULT_RULES, {"kind": "infusion", "audience": "patient", "minutes_before": 960}]}})
+    clinic.add_patient()
+    clinic.plan()
+    clinic.link(PATIENT_CHAT, patient_id=1)
+    clinic.clock.set(INFUSION_1_DAY_BEFORE)
+    clinic.tick()
+    assert len(clinic.sender.to(PATIENT_CHAT)) == 1
+
+    clinic.restart()
+    clinic.clock.set(INFUSION_1_DAY_BEFORE + timedelta(seconds=0.5))
+    clinic.run_until(INFUSION_1_DAY_BEFORE + timedelta(seconds=0.99))
+    assert len(clinic.sender.to(PATIENT_CHAT)) == 1
+
+    clinic.run_until(INFUSION_1_DAY_BEFORE + timedelta(seconds=3))
+    first, second = (s.at for s in clinic.sender.to(PATIENT_CHAT))
+    assert second - first >= SECOND
+
+
+# -- bursts: usefulness at the moment of sending, newly due work joins -----------------------
+
+
+def test_a_message_whose_moment_passes_during_a_burst_is_skipped_with_the_reason(
+        make_clinic: ClinicFactory) -> None:
+    clinic = many_patients(make_clinic, 20)
+    useful_for(clinic, INFUSION_1_DAY_BEFORE, 2)
+    with_slow_sender(clinic, 0.5)  # answered one after the other, 4 fit in the 2 s
+    clinic.clock.set(INFUSION_1_DAY_BEFORE)
+
+    clinic.tick()
+
+    expiry = INFUSION_1_DAY_BEFORE + timedelta(seconds=2)
+    sent = [s.at for s in clinic.sender.sent]
+    assert 1 <= len(sent) <= 5
+    assert all(at < expiry for at in sent[:-1])
+    skipped = clinic.deliveries(state="skipped")
+    assert len(skipped) + len(sent) == 20
+    assert all(d["last_error"].startswith("too late to be useful") for d in skipped)
+    assert {r["state"] for r in clinic.outbox.reminders(state="skipped")} == {"skipped"}
+
+
+def test_an_alert_raised_during_a_burst_goes_out_before_the_rest_of_it(
+        make_clinic: ClinicFactory) -> None:
+    clinic = many_patients(make_clinic, 20)
+    clinic.link(NURSE_CHAT, staff_role="nurse", lang="en")
+    sender = with_slow_sender(clinic, 0.1)
+    outbox = Outbox(clinic.db)
+    (infusion,) = clinic.db.execute(
+        "SELECT id FROM events WHERE course_id = 1 AND kind = 'infusion' AND seq = 1").fetchone()
+
+    def change_requested() -> None:
+        with clinic.db.atomic():
+            outbox.add_alert("change_requested", ("nurse",), {"chat_id": FIRST_CHAT},
+                             clinic.clock.now(), patient_id=1, event_id=infusion, course_id=1)
+
+    sender.hooks[3] = [change_requested]
+    clinic.clock.set(INFUSION_1_DAY_BEFORE)
+
+    clinic.run_until(INFUSION_1_DAY_BEFORE + timedelta(seconds=5))
+
+    (alert,) = clinic.deliveries(purpose="alert")
+    assert alert["state"] == "sent"
+    assert alert["message_id"] - 100 <= 4  # the 4th message at the latest (ids from 101)
+    assert len(clinic.sender.sent) >= 21
+
+
+def test_a_reply_queued_during_a_burst_goes_out_before_the_rest_of_it(
+        make_clinic: ClinicFactory) -> None:
+    clinic = many_patients(make_clinic, 20)
+    sender = with_slow_sender(clinic, 0.1)
+    outbox = Outbox(clinic.db)
+    stranger = 9001
+
+    def reply() -> None:
+        with clinic.db.atomic():
+            outbox.queue_reply(stranger, "Hello", clinic.clock.now(), timedelta(hours=1))
+
+    sender.hooks[3] = [reply]
+    clinic.clock.set(INFUSION_1_DAY_BEFORE)
+
+    clinic.run_until(INFUSION_1_DAY_BEFORE + timedelta(seconds=5))
+
+    (reply,) = clinic.deliveries(purpose="reply")
+    assert reply["state"] == "sent"
+    assert reply["message_id"] - 100 <= 4
+
+
+def test_a_reply_right_after_a_reminder_does_not_wait_for_the_chats_gap(clinic: Clinic) -> None:
+    clinic.clock.set(COLLECTION_2_DAYS_BEFORE)
+    clinic.run_until(COLLECTION_2_DAYS_BEFORE + timedelta(seconds=0.1))  # both chats reminded
+    with clinic.db.atomic():
+        clinic.outbox.queue_reply(PATIENT_CHAT, "Next visit: Mon 11-09", clinic.clock.now(),
+                                  timedelta(hours=1))
+
+    clinic.run_until(COLLECTION_2_DAYS_BEFORE + timedelta(seconds=0.2))
+
+    reminder, reply = clinic.sender.to(PATIENT_CHAT)
+    assert reply.text == "Next visit: Mon 11-09"
+    assert reply.at - reminder.at < SECOND
+
+
+def test_a_reminder_right_after_a_reply_waits_for_the_chats_gap(
+        make_clinic: ClinicFactory) -> None:
+    clinic = make_clinic()
+    clinic.add_patient()
+    clinic.plan()
+    clinic.link(PATIENT_CHAT, patient_id=1)
+    clinic.clock.set(COLLECTION_2_DAYS_BEFORE - timedelta(seconds=0.5))
+    with clinic.db.atomic():
+        clinic.outbox.queue_reply(PATIENT_CHAT, "Hello", clinic.clock.now(), timedelta(hours=1))
+
+    clinic.run_until(COLLECTION_2_DAYS_BEFORE + timedelta(seconds=2))
+
+    reply, reminder = clinic.sender.to(PATIENT_CHAT)
+    assert reminder.at - reply.at >= SECOND
+
+
+# -- sends in flight together ---------------------------------------------------------------
+
+
+def test_a_hanging_send_holds_back_no_other_chat(clinic: Clinic) -> None:
+    sender = HangingSender(clinic.clock, PATIENT_CHAT)
+    clinic.sender = sender
+    clinic.open()
+    dispatcher = clinic.dispatcher
+
+    async def scenario() -> None:
+        clinic.clock.set(COLLECTION_2_DAYS_BEFORE)
+        result = await asyncio.wait_for(dispatcher.tick(wait_for_sends=False), 1)
+        while dispatcher.in_flight < 1 or not sender.to(FAMILY_CHAT):
+            assert result.wake is not None
+            clinic.clock.set(max(clinic.clock.now(), result.wake))
+            result = await asyncio.wait_for(dispatcher.tick(wait_for_sends=False), 1)
+        assert sender.to(PATIENT_CHAT) == []
+        assert dispatcher.in_flight == 1
+        sender.release.set()
+        await asyncio.wait_for(dispatcher.tick(), 1)
+
+    asyncio.run(scenario())
+    assert {s.chat_id for s in sender.sent} == {PATIENT_CHAT, FAMILY_CHAT}
+    assert sender.to(FAMILY_CHAT)[0].at < COLLECTION_2_DAYS_BEFORE + SECOND
+
+
+def test_sends_in_flight_together_keep_the_overall_rate(make_clinic: ClinicFactory) -> None:
+    clinic = many_patients(make_clinic, 60)
+    dispatcher = clinic.dispatcher
+    answers: list[asyncio.Future[None]] = []
+
+    class Unanswered(FakeSender):
+        async def send(self, chat_id: int, text: str, buttons: list[list[str]] | None) -> int:
+            answer = asyncio.get_running_loop().create_future()
+            answers.append(answer)
+            await answer
+            return await super().send(chat_id, text, buttons)
+
+    async def scenario() -> None:
+        clinic.clock.set(INFUSION_1_DAY_BEFORE)
+        result = await dispatcher.tick(wait_for_sends=False)
+        while result.wake is not None and result.wake < INFUSION_1_DAY_BEFORE + SECOND:
+            clinic.clock.set(max(clinic.clock.now(), result.wake))
+            result = await dispatcher.tick(wait_for_sends=False)
+        in_one_second = len(answers)
+        for answer in answers:
+            answer.set_result(None)
+        await dispatcher.sends.settle()
+        assert in_one_second == dispatcher.limiter.per_window  # 28 at 29 a second
+        assert dispatcher.in_flight == 0
+
+    clinic.sender = Unanswered(clinic.clock)
+    clinic.open()
+    dispatcher = clinic.dispatcher
+    asyncio.run(scenario())
+    times = [s.at for s in clinic.sender.sent]
+    assert all(later >= earlier for earlier, later in pairwise(times))

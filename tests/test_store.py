@@ -340,3 +340,21 @@ def test_the_same_instant_in_two_zones_is_stored_with_each_zone_offset() -> None
     sydney = tokyo.astimezone(ZoneInfo("Australia/Sydney"))
     assert _iso(tokyo) == "2027-01-04T08:00:00+09:00"
     assert _iso(sydney) == "2027-01-04T10:00:00+11:00"
+
+
+def test_delivery_limits_migration_keeps_the_outbox_and_allows_replies(tmp_path: Path) -> None:
+    db = Database(sqlite3.connect(tmp_path / "old.db"))
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db, stop_before="m006_delivery_limits")
+    with db.conn:
+        db.execute("INSERT INTO deliveries (purpose, chat_id, text, next_attempt_ts, created_at,"
+                   " updated_at) VALUES ('alert', 1001, 'hello', 1, 'x', 'x')")
+    migrate(db)
+    assert [r["text"] for r in db.query("SELECT text FROM deliveries")] == ["hello"]
+    with db.conn:
+        db.execute("INSERT INTO deliveries (purpose, chat_id, text, next_attempt_ts, created_at,"
+                   " updated_at) VALUES ('reply', 1001, 'hi', 1, 'x', 'x')")
+    with pytest.raises(sqlite3.IntegrityError), db.conn:
+        db.execute("INSERT INTO deliveries (purpose, chat_id, text, next_attempt_ts, created_at,"
+                   " updated_at) VALUES ('spam', 1001, 'hi', 1, 'x', 'x')")
+    assert {"flood_wait", "chat_gaps"} <= set(db.table_names())
