@@ -2,7 +2,7 @@
 
 import sys
 
-from planner.bot import main
+from planner.channels.telegram.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -57,14 +57,20 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from planner.bot import build_application, on_start, on_stop, open_bot_database, stop_sending
+from planner.channels.limits import RateLimiter
+from planner.channels.telegram.app import (
+    build_application,
+    on_start,
+    on_stop,
+    open_bot_database,
+    stop_sending,
+)
 from planner.clock import SystemClock
-from planner.config import Settings, parse_settings
-from planner.errors import PlanningError
-from planner.schedule import plan_course
-from planner.send_limits import RateLimiter
+from planner.config.settings import Settings, parse_settings
+from planner.core.errors import PlanningError
+from planner.core.schedule import plan_course
 from planner.service import CourseRequest, Planner
-from planner.store import Store, open_database
+from planner.store.courses import Store, open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

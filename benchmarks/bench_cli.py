@@ -25,11 +25,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from planner.clock import FixedClock
-from planner.config import parse_settings
-from planner.errors import PlanningError
-from planner.schedule import plan_course
+from planner.config.settings import parse_settings
+from planner.core.errors import PlanningError
+from planner.core.schedule import plan_course
 from planner.service import CourseRequest, Planner
-from planner.store import Store, open_database
+from planner.store.courses import Store, open_database
 
 CLINIC_TOML = """\
 [clinic]

@@ -4,7 +4,7 @@ Run: python benchmarks/bench_feed.py [--courses 385] [--seconds 30] [--clients 5
 
 Targets (issue 4, on the project's 2-core machine):
 
-- first build of the feed (cold ``planner.ics`` caches, a new ``Feeds``) <= 1.5 s;
+- first build of the feed (cold ``planner.calendars.ics`` caches, a new ``Feeds``) <= 1.5 s;
 - unchanged re-poll with If-None-Match (304), p95 <= 10 ms over 200 requests;
 - re-poll after one event changed (one follow-up rescheduled between polls), p95 <= 100 ms
   over 50 rounds;
@@ -42,14 +42,14 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from planner.calendars.feeds import Feeds
+from planner.calendars.ics import clear_caches
 from planner.clock import FixedClock
-from planner.config import Settings, load_settings
-from planner.errors import PlannerError, PlanningError
-from planner.feeds import Feeds
-from planner.ics import clear_caches
-from planner.schedule import plan_course
+from planner.config.settings import Settings, load_settings
+from planner.core.errors import PlannerError, PlanningError
+from planner.core.schedule import plan_course
 from planner.service import CourseRequest, Planner
-from planner.store import Store, open_database
+from planner.store.courses import Store, open_database
 
 CONFIG = "[clinic]\ninfusion_chairs = 30\ncollections_per_day = 40\n"
 TODAY = datetime.now(UTC).date()  # a benchmark is an edge: it may read the clock

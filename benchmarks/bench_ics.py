@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from icalendar import Alarm, Calendar, Event  # noqa: E402
 
-from planner.ics import CalendarEntry, clear_caches, render_calendar  # noqa: E402
+from planner.calendars.ics import CalendarEntry, clear_caches, render_calendar  # noqa: E402
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 ALARM_MINUTES = 60

@@ -18,13 +18,13 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from planner.calendars.ics import clear_caches
 from planner.clock import FixedClock
-from planner.config import Settings, parse_settings
-from planner.errors import PlanningError
-from planner.ics import clear_caches
-from planner.schedule import plan_course
+from planner.config.settings import Settings, parse_settings
+from planner.core.errors import PlanningError
+from planner.core.schedule import plan_course
 from planner.service import CourseRequest, Planner
-from planner.store import Store, open_database
+from planner.store.courses import Store, open_database
 
 
 def main() -> None:

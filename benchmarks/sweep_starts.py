@@ -16,10 +16,10 @@ from collections import Counter
 from dataclasses import replace
 from datetime import date, timedelta
 
-from planner.calendar import ClinicCalendar
-from planner.config import parse_settings
-from planner.errors import PlanningError
-from planner.schedule import plan_course
+from planner.config.settings import parse_settings
+from planner.core.calendar import ClinicCalendar
+from planner.core.errors import PlanningError
+from planner.core.schedule import plan_course
 
 _CAUSES = (
     ("Golden Week", "Golden Week"),

@@ -1,5 +1,5 @@
 """``python -m planner`` runs the same CLI as the ``planner`` command."""
 
-from planner.cli import main
+from planner.cli.main import main
 
 main()

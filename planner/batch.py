@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import TypeVar
 
-from planner.errors import PlannerError, PlanningError
-from planner.model import INFUSION, Occupancy, PlannedEvent
-from planner.schedule import Plan
+from planner.core.errors import PlannerError, PlanningError
+from planner.core.model import INFUSION, Occupancy, PlannedEvent
+from planner.core.schedule import Plan
 
 PARALLEL_FROM = 500
 CHUNK = 100

@@ -15,16 +15,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from planner.batch import prepared_in_order
-from planner.bends import find_bends
-from planner.calendar import ClinicCalendar
-from planner.calendar_words import calendar_name
-from planner.change_notices import tell_patient
-from planner.clock import Clock
-from planner.config import Settings
-from planner.course import Course, is_fixed, lab_notice_changes, slot_key
-from planner.course_rows import NewCourse, PreparedCourse, prepare_course
-from planner.errors import InputError, NoticeWindowError, PlanningError
-from planner.exports import (
+from planner.calendars.exports import (
     PATIENT_VIEW,
     STAFF_VIEW,
     Audience,
@@ -33,15 +24,24 @@ from planner.exports import (
     audience_of,
     entries,
 )
-from planner.ics import render_calendar
-from planner.limits import MAX_POSTPONE_DAYS
-from planner.links import Links
-from planner.makeup import record_missed
-from planner.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
-from planner.outbox import Outbox
-from planner.reschedule import cancel, move_infusion, move_step, postpone
-from planner.schedule import Plan, plan_course
-from planner.store import Store
+from planner.calendars.ics import render_calendar
+from planner.clock import Clock
+from planner.config.settings import Settings
+from planner.core.bends import find_bends
+from planner.core.calendar import ClinicCalendar
+from planner.core.course import Course, is_fixed, lab_notice_changes, slot_key
+from planner.core.errors import InputError, NoticeWindowError, PlanningError
+from planner.core.limits import MAX_POSTPONE_DAYS
+from planner.core.makeup import record_missed
+from planner.core.model import INFUSION, Occupancy, PlannedEvent, Status, StoredEvent
+from planner.core.reschedule import cancel, move_infusion, move_step, postpone
+from planner.core.schedule import Plan, plan_course
+from planner.store.change_notices import tell_patient
+from planner.store.courses import Store
+from planner.store.links import Links
+from planner.store.outbox import Outbox
+from planner.store.rows import NewCourse, PreparedCourse, prepare_course
+from planner.texts.calendar_words import calendar_name
 
 OCCUPANCY_MARGIN = timedelta(days=60)
 _Args = ParamSpec("_Args")

@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner, Result
 
-from planner.cli import cli
-from planner.cli_app import App
+from planner.cli.app import App
+from planner.cli.main import cli
 from planner.clock import FixedClock
 
 TOKYO = ZoneInfo("Asia/Tokyo")

@@ -14,9 +14,12 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from planner import alert_texts, bot_texts, reach_texts, staff_texts
-from planner.bot_texts import Visit
-from planner.letterhead import Letterhead
+from planner.texts import alerts as alert_texts
+from planner.texts import patient as bot_texts
+from planner.texts import reach as reach_texts
+from planner.texts import staff as staff_texts
+from planner.texts.letterhead import Letterhead
+from planner.texts.patient import Visit
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NAME = "山田 太郎"

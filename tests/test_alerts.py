@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from planner.dispatch import SendFailure
+from planner.channels.dispatch import SendFailure
 from tests.test_dispatch import (  # noqa: F401 - fixtures
     FAMILY_CHAT,
     NURSE_CHAT,

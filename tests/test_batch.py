@@ -5,13 +5,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from planner import batch
-from planner.calendar import ClinicCalendar
 from planner.clock import FixedClock
-from planner.config import parse_settings
-from planner.errors import PlanningError
-from planner.schedule import plan_course
+from planner.config.settings import parse_settings
+from planner.core.calendar import ClinicCalendar
+from planner.core.errors import PlanningError
+from planner.core.schedule import plan_course
 from planner.service import CourseRequest, Planner
-from planner.store import Store, open_database
+from planner.store.courses import Store, open_database
 
 # A protocol that bends nothing, so a course across the year-end closure is refused.
 SETTINGS = parse_settings({"clinic": {"infusion_chairs": 20, "collections_per_day": 10},

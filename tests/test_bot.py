@@ -36,8 +36,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from planner import bot_texts
-from planner.bot import (
+from planner.channels.dispatch import Sender
+from planner.channels.senders import TelegramSender
+from planner.channels.telegram.app import (
     DispatchLoop,
     build_application,
     on_start,
@@ -45,13 +46,12 @@ from planner.bot import (
     open_bot_database,
     stop_sending,
 )
-from planner.bot_process import configure_logging
-from planner.config import Settings, parse_settings
-from planner.dispatch import Sender
-from planner.senders import TelegramSender
+from planner.channels.telegram.process import configure_logging
+from planner.config.settings import Settings, parse_settings
 from planner.service import Planner
-from planner.store import Store, open_database
-from planner.telegram_html import visible_text
+from planner.store.courses import Store, open_database
+from planner.texts import patient as bot_texts
+from planner.texts.html import visible_text
 from tests.fake_telegram import FakeTelegram, StoredMessage
 from tests.ics_checks import check_ics
 
@@ -429,7 +429,7 @@ def test_ics_sends_a_calendar_file_that_strict_parsers_accept(
 
 def test_ics_gives_the_chat_its_own_feed_link_again_and_stop_revokes_it(
         clinic: Clinic, linked: int) -> None:
-    from planner.feeds import Feeds
+    from planner.calendars.feeds import Feeds
 
     feed = dataclasses.replace(clinic.settings.feed, base_url="https://cal.example.jp")
     clinic.settings = dataclasses.replace(clinic.settings, feed=feed)
@@ -938,8 +938,8 @@ def test_the_bot_serves_calendar_feeds_from_its_own_process(tmp_path: Path,
                                                             ) -> None:
     import httpx
 
-    from planner.feed_server import bound_port
-    from planner.feeds import Feeds
+    from planner.calendars.feed_server import bound_port
+    from planner.calendars.feeds import Feeds
     from tests.ics_checks import check_ics
 
     monkeypatch.delenv("PLANNER_BOT_TOKEN", raising=False)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 
-from planner import reach_texts
-from planner.letterhead import Letterhead
-from planner.reminders import ReminderRule
+from planner.core.reminders import ReminderRule
+from planner.texts import reach as reach_texts
+from planner.texts.letterhead import Letterhead
 from tests.test_bot import (  # noqa: F401 - fixtures
     COLLECTION_REMINDER,
     FAMILY_CHAT,

@@ -26,12 +26,12 @@ from typing import IO
 
 import pytest
 
-from planner.bot_process import RedactToken, check_token
+from planner.channels.telegram.process import RedactToken, check_token
 from planner.clock import SystemClock
-from planner.config import load_settings
-from planner.errors import InputError
+from planner.config.settings import load_settings
+from planner.core.errors import InputError
 from planner.service import CourseRequest, Planner
-from planner.store import Store, open_database
+from planner.store.courses import Store, open_database
 from tests.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -360,7 +360,7 @@ def test_console_mode_prints_a_due_reminder(
 
 
 def test_redaction_leaves_a_short_or_blank_token_alone() -> None:
-    record = logging.LogRecord("planner.bot", logging.INFO, __file__, 1,
+    record = logging.LogRecord("planner.channels.telegram.app", logging.INFO, __file__, 1,
                                "sent to chat 1 of 2", (), None)
     for token in (" ", "1", "123:abc"):
         RedactToken(token).filter(record)

@@ -19,7 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.bot_texts import (
+from planner.texts.catalogue import event_title, load_messages
+from planner.texts.html import split_message, visible_length, visible_text
+from planner.texts.letterhead import Letterhead
+from planner.texts.patient import (
     PATIENT_COMMANDS,
     STAFF_COMMANDS,
     Visit,
@@ -39,8 +42,7 @@ from planner.bot_texts import (
     welcome_text,
     when_words,
 )
-from planner.letterhead import Letterhead
-from planner.staff_texts import (
+from planner.texts.staff import (
     alert_change_requested,
     alert_delivery_failed,
     alert_lab_notice,
@@ -52,8 +54,6 @@ from planner.staff_texts import (
     unconfirmed_text,
     week_text,
 )
-from planner.telegram_html import split_message, visible_length, visible_text
-from planner.texts import event_title, load_messages
 from tests.fake_telegram import format_text
 
 TOKYO = ZoneInfo("Asia/Tokyo")

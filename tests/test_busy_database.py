@@ -22,13 +22,14 @@ from typing import Any
 
 import pytest
 
-from planner import bot, service
+from planner import service
+from planner.channels.loop import RETRY_DELAY, DispatchLoop
+from planner.channels.telegram import app as bot
 from planner.clock import FixedClock
-from planner.config import Settings, load_settings, parse_settings
-from planner.dispatch_loop import RETRY_DELAY, DispatchLoop
-from planner.errors import DatabaseBusyError, PlanningError
+from planner.config.settings import Settings, load_settings, parse_settings
+from planner.core.errors import DatabaseBusyError, PlanningError
 from planner.service import Planner
-from planner.store import Store, open_database
+from planner.store.courses import Store, open_database
 from tests.conftest import PlannerCli, tokyo
 
 MAY_10_2027 = tokyo(2027, 5, 10)
@@ -288,7 +289,7 @@ def test_a_busy_database_in_a_dispatcher_run_logs_one_warning_and_retries_later(
         clinic: PlannerCli, caplog: pytest.LogCaptureFixture) -> None:
     db = open_database(clinic.db, create=False)
     loop = DispatchLoop(LockedDispatcher(clinic.db), db)  # type: ignore[arg-type]
-    caplog.set_level(logging.WARNING, logger="planner.bot")
+    caplog.set_level(logging.WARNING, logger="planner.channels.telegram.app")
 
     with Writer(clinic.db, seconds=30.0):
         asyncio.run(loop._run())
@@ -302,7 +303,7 @@ def test_a_busy_database_in_a_dispatcher_run_logs_one_warning_and_retries_later(
 
 def test_a_busy_database_while_answering_a_message_logs_one_warning_without_a_traceback(
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="planner.bot")
+    caplog.set_level(logging.WARNING, logger="planner.channels.telegram.app")
     context = SimpleNamespace(error=DatabaseBusyError("clinic.db: the database is busy"))
 
     asyncio.run(bot._on_error(None, context))  # type: ignore[arg-type]

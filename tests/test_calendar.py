@@ -4,9 +4,9 @@ from datetime import date, time
 
 import pytest
 
-from planner.calendar import ClinicCalendar
-from planner.errors import ConfigError
-from planner.model import Clinic
+from planner.core.calendar import ClinicCalendar
+from planner.core.errors import ConfigError
+from planner.core.model import Clinic
 
 
 @pytest.fixture

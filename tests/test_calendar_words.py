@@ -1,10 +1,10 @@
-"""How calendars word patients and calendars (``planner.calendar_words``)."""
+"""How calendars word patients and calendars (``planner.texts.calendar_words``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from planner.calendar_words import calendar_name, patient_label, short_name
+from planner.texts.calendar_words import calendar_name, patient_label, short_name
 
 
 @pytest.mark.parametrize(("name", "expected"), [

@@ -10,9 +10,9 @@ from datetime import date
 
 import pytest
 
-from planner.change_notices import visit_changes
-from planner.errors import NoticeWindowError
-from planner.notices import Notices
+from planner.core.errors import NoticeWindowError
+from planner.store.change_notices import visit_changes
+from planner.store.notices import Notices
 from tests.test_dispatch import (  # noqa: F401 - fixtures
     FAMILY_CHAT,
     PATIENT_CHAT,

@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner, Result
 from icalendar import Calendar
 
-from planner.cli import cli
-from planner.cli_app import App
+from planner.cli.app import App
+from planner.cli.main import cli
 from planner.clock import FixedClock
-from planner.schema import migrations
+from planner.store.schema import migrations
 from tests.conftest import NOW, PATIENT_NAME, PLANNED_AT, PlannerCli, dump_database, tokyo
 from tests.ics_checks import check_ics
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from planner import bot
-from planner.cli import cli
-from planner.cli_app import App
+from planner.channels.telegram import app as bot
+from planner.cli.app import App
+from planner.cli.main import cli
 from planner.clock import FixedClock
 from tests.conftest import PlannerCli, dump_database, tokyo
 

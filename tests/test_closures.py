@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from planner.calendar import ClinicCalendar
-from planner.closures import closure_words
-from planner.model import Clinic
+from planner.core.calendar import ClinicCalendar
+from planner.core.model import Clinic
+from planner.texts.closures import closure_words
 
 CALENDAR = ClinicCalendar(Clinic(closed_dates=frozenset({date(2027, 2, 3)})))
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.config import load_settings, parse_settings
-from planner.config_protocol import parse_protocol, protocol_to_table
-from planner.errors import ConfigError
+from planner.config.protocols import parse_protocol, protocol_to_table
+from planner.config.settings import load_settings, parse_settings
+from planner.core.errors import ConfigError
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
 

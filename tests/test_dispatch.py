@@ -28,15 +28,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlite_utils import Database
 
-from planner import bot_texts
-from planner.config import Settings, load_settings, parse_settings
-from planner.config_sections import DEFAULT_RULES
-from planner.dispatch import Dispatcher, SendFailure, TickResult
-from planner.links import Links
-from planner.notices import parse_button_data
-from planner.outbox import SUPERSEDED, Outbox
+from planner.channels.dispatch import Dispatcher, SendFailure, TickResult
+from planner.config.sections import DEFAULT_RULES
+from planner.config.settings import Settings, load_settings, parse_settings
 from planner.service import CourseRequest, Planner
-from planner.store import Store, open_database
+from planner.store.courses import Store, open_database
+from planner.store.links import Links
+from planner.store.notices import parse_button_data
+from planner.store.outbox import SUPERSEDED, Outbox
+from planner.texts import patient as bot_texts
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 PLANNED_AT = datetime(2026, 11, 2, 9, 0, tzinfo=TOKYO)

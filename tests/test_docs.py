@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from planner.cli import cli
+from planner.cli.main import cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -1,4 +1,5 @@
-"""Calendars as ``planner export`` writes them (``planner.exports``), pinned by golden files.
+"""Calendars as ``planner export`` writes them (``planner.calendars.exports``), pinned by
+golden files.
 
 One clinic on a real SQLite file with its address and map link in the config; the clock
 stands at Mon 2027-02-01 09:00 Tokyo. Patient 1 山田 太郎 (Japanese) has a course from
@@ -21,9 +22,9 @@ import pytest
 from icalendar import Calendar
 
 from planner.clock import FixedClock
-from planner.config import load_settings
+from planner.config.settings import load_settings
 from planner.service import Planner
-from planner.store import Store, open_database
+from planner.store.courses import Store, open_database
 from tests.ics_checks import check_ics
 
 DATA = Path(__file__).parent / "data"

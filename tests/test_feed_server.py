@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from planner.feed_server import FeedService, bound_port, start_feed_server
+from planner.calendars.feed_server import FeedService, bound_port, start_feed_server
 from tests.conftest import PlannerCli, tokyo
 from tests.ics_checks import check_ics
 from tests.test_feeds import FeedClinic, make_clinic, vevents, wide_settings, with_export

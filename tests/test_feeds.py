@@ -1,4 +1,5 @@
-"""Calendar feeds as a library (``planner.feeds``) and on the command line (``planner feed``).
+"""Calendar feeds as a library (``planner.calendars.feeds``) and on the command line
+(``planner feed``).
 
 The clinic lives in ``tmp_path/clinic.db``. Two patients, both planned on Mon 2026-11-02
 09:00 Tokyo:
@@ -29,13 +30,13 @@ from typing import Any
 import pytest
 from icalendar import Calendar, Event
 
+from planner.calendars.feeds import Feeds
 from planner.clock import FixedClock
-from planner.config import Settings, load_settings
-from planner.errors import InputError, NotFoundError
-from planner.feeds import Feeds
+from planner.config.settings import Settings, load_settings
+from planner.core.errors import InputError, NotFoundError
 from planner.service import Planner
-from planner.store import Store, open_database
-from planner.texts import event_title
+from planner.store.courses import Store, open_database
+from planner.texts.catalogue import event_title
 from tests.conftest import NOW, PATIENT_NAME, PLANNED_AT, PlannerCli, dump_database, tokyo
 from tests.test_cli import assert_refused
 
@@ -650,7 +651,8 @@ def test_cli_feed_list_warns_about_a_feed_over_the_size_limit(
     feed_cli.ok("plan", "1", "--first-infusion", "2027-03-01", at=PLANNED_AT)
     feed_cli.ok("feed", "issue", "--staff", "1")
     feed_cli.ok("feed", "issue", "--patient", "1")
-    monkeypatch.setattr("planner.feed_bodies.LARGE_FEED_BYTES", 8_000)  # the staff feed's ~10 kB
+    # the staff feed is about 10 kB
+    monkeypatch.setattr("planner.calendars.feed_bodies.LARGE_FEED_BYTES", 8_000)
 
     result = feed_cli.ok("feed", "list", at=datetime(2027, 2, 15, tzinfo=UTC))
 

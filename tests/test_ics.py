@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import Alarm, Calendar, Component, Event
 
-from planner.ics import (
+from planner.calendars.ics import (
     EVENT_CACHE_SIZE,
     CalendarEntry,
     event_cache_info,

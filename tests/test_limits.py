@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from planner.errors import InputError
-from planner.limits import MAX_ID, check_id, clean_text, date_range_problem
+from planner.core.errors import InputError
+from planner.core.limits import MAX_ID, check_id, clean_text, date_range_problem
 
 
 @pytest.mark.parametrize("value", [1, MAX_ID])

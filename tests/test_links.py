@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlite_utils import Database
 
-from planner.errors import InputError
-from planner.links import THROTTLE_LIMIT, Links
-from planner.store import Store, open_database
+from planner.core.errors import InputError
+from planner.store.courses import Store, open_database
+from planner.store.links import THROTTLE_LIMIT, Links
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 MADE = datetime(2026, 11, 2, 9, 0, tzinfo=TOKYO)

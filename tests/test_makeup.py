@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.calendar import ClinicCalendar
-from planner.config import load_settings
-from planner.course import Course
-from planner.errors import PlanningError
-from planner.makeup import live_number, record_missed
-from planner.model import Status
-from planner.schedule import plan_course
+from planner.config.settings import load_settings
+from planner.core.calendar import ClinicCalendar
+from planner.core.course import Course
+from planner.core.errors import PlanningError
+from planner.core.makeup import live_number, record_missed
+from planner.core.model import Status
+from planner.core.schedule import plan_course
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 SETTINGS = load_settings(None)

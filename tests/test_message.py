@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from planner import reach_texts
-from planner.letterhead import Letterhead
-from planner.message import BLANK, NOTE, STRUCK, Line, Message, to_console, to_telegram_html
+from planner.texts import reach as reach_texts
+from planner.texts.letterhead import Letterhead
+from planner.texts.message import BLANK, NOTE, STRUCK, Line, Message, to_console, to_telegram_html
 from tests.fake_telegram import format_text
 
 NOTICE = Message("【日程変更のお知らせ】", lines=(

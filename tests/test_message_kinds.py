@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.telegram_html import visible_text
+from planner.texts.html import visible_text
 from tests.message_kinds import ALL, HEAD, PATIENT
 
 GOLDEN = Path(__file__).parent / "data"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner.model import PlannedEvent
-from planner.monthview import MAX_WIDTH, day_marks, display_width, mark_for, render_months
+from planner.core.model import PlannedEvent
+from planner.texts.monthview import MAX_WIDTH, day_marks, display_width, mark_for, render_months
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 DEC_2026 = date(2026, 12, 1)  # a Tuesday

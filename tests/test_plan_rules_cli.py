@@ -7,10 +7,10 @@ import sqlite3
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from planner.config import load_settings
-from planner.links import Chat
-from planner.notices import Notices
-from planner.store import open_database
+from planner.config.settings import load_settings
+from planner.store.courses import open_database
+from planner.store.links import Chat
+from planner.store.notices import Notices
 from tests.conftest import PlannerCli
 from tests.test_cli import assert_refused
 

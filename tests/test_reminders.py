@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.config import load_settings
-from planner.model import PlannedEvent, Status
-from planner.reminders import (
+from planner.config.settings import load_settings
+from planner.core.model import PlannedEvent, Status
+from planner.core.reminders import (
     DueReminder,
     ReminderPolicy,
     ReminderRule,

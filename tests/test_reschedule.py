@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from planner.calendar import ClinicCalendar
-from planner.config import load_settings
-from planner.course import Course, effective_status, lab_notice_changes
-from planner.errors import PlanningError
-from planner.model import Status
-from planner.reschedule import cancel, mark_missed, move_infusion, move_step, postpone
-from planner.schedule import plan_course
+from planner.config.settings import load_settings
+from planner.core.calendar import ClinicCalendar
+from planner.core.course import Course, effective_status, lab_notice_changes
+from planner.core.errors import PlanningError
+from planner.core.model import Status
+from planner.core.reschedule import cancel, mark_missed, move_infusion, move_step, postpone
+from planner.core.schedule import plan_course
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 SETTINGS = load_settings(None)

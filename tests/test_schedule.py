@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from planner.calendar import ClinicCalendar
-from planner.config import load_settings, parse_settings
-from planner.config_protocol import DEFAULT_PROTOCOL
-from planner.errors import PlanningError
-from planner.model import Clinic, Occupancy
-from planner.schedule import plan_course
+from planner.config.protocols import DEFAULT_PROTOCOL
+from planner.config.settings import load_settings, parse_settings
+from planner.core.calendar import ClinicCalendar
+from planner.core.errors import PlanningError
+from planner.core.model import Clinic, Occupancy
+from planner.core.schedule import plan_course
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 SETTINGS = load_settings(None)

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.calendar import ClinicCalendar
-from planner.config import load_settings
-from planner.errors import PlanningError
-from planner.model import Occupancy
-from planner.schedule import plan_course
+from planner.config.settings import load_settings
+from planner.core.calendar import ClinicCalendar
+from planner.core.errors import PlanningError
+from planner.core.model import Occupancy
+from planner.core.schedule import plan_course
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 SETTINGS = load_settings(None)

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from planner.schema import migrate
-from planner.send_limits import RateLimiter, StoredLimits
+from planner.channels.limits import RateLimiter, StoredLimits
+from planner.store.schema import migrate
 
 START = datetime(2027, 11, 28, 18, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 SECOND = timedelta(seconds=1)

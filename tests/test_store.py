@@ -19,15 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from planner.calendar import ClinicCalendar
 from planner.clock import FixedClock
-from planner.config import load_settings
-from planner.errors import InputError, PlanningError, StoreError
-from planner.model import Clinic, PlannedEvent, Status
-from planner.schedule import Plan, plan_course
-from planner.schema import MIGRATION_SET, migrate, migrations, schema_version
+from planner.config.settings import load_settings
+from planner.core.calendar import ClinicCalendar
+from planner.core.errors import InputError, PlanningError, StoreError
+from planner.core.model import Clinic, PlannedEvent, Status
+from planner.core.schedule import Plan, plan_course
 from planner.service import Planner
-from planner.store import Store, as_planned, open_database, prepare
+from planner.store.courses import Store, as_planned, open_database, prepare
+from planner.store.schema import MIGRATION_SET, migrate, migrations, schema_version
 from tests.conftest import PLANNED_AT, tokyo
 
 SETTINGS = load_settings(None)
@@ -334,7 +334,7 @@ def test_a_stored_plan_reads_back_the_same(first: date, zone: str) -> None:
 
 
 def test_the_same_instant_in_two_zones_is_stored_with_each_zone_offset() -> None:
-    from planner.store import _iso
+    from planner.store.courses import _iso
 
     tokyo = datetime(2027, 1, 4, 8, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
     sydney = tokyo.astimezone(ZoneInfo("Australia/Sydney"))

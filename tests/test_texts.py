@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from planner.errors import ConfigError
-from planner.texts import (
+from planner.core.errors import ConfigError
+from planner.texts.catalogue import (
     LANGUAGES,
     UnknownMessageError,
     event_title,
@@ -105,7 +105,7 @@ def test_catalogues_use_the_same_placeholders_for_each_key() -> None:
 
 def test_catalogue_files_are_valid_toml_with_only_text_values() -> None:
     for lang in LANGUAGES:
-        text = (files("planner") / "messages" / f"{lang}.toml").read_text(encoding="utf-8")
+        text = (files("planner.texts") / "messages" / f"{lang}.toml").read_text(encoding="utf-8")
         for section in tomllib.loads(text).values():
             assert all(isinstance(value, str) for value in section.values())
 
