@@ -37,7 +37,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from planner.channels.dispatch import Sender
-from planner.channels.senders import TelegramSender
 from planner.channels.telegram.app import (
     DispatchLoop,
     build_application,
@@ -47,6 +46,7 @@ from planner.channels.telegram.app import (
     stop_sending,
 )
 from planner.channels.telegram.process import configure_logging
+from planner.channels.telegram.sender import TelegramSender
 from planner.config.settings import Settings, parse_settings
 from planner.service import Planner
 from planner.store.courses import Store, open_database

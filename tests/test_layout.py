@@ -102,3 +102,19 @@ def test_only_the_clock_module_reads_the_clock(path: Path) -> None:
         and node.func.attr in CLOCK_READS
     }
     assert reads == set()
+
+
+CHANNEL_NEUTRAL = [p for p in modules()
+                   if part_of(p) not in ("channels", "cli") or
+                   (part_of(p) == "channels" and "telegram" not in p.parts)]
+
+
+@pytest.mark.parametrize("path", CHANNEL_NEUTRAL, ids=ids(CHANNEL_NEUTRAL))
+def test_only_the_telegram_channel_knows_telegram(path: Path) -> None:
+    """A channel is a seam: the dispatcher, the outbox and the texts talk to the interface
+    in ``planner.channels.channel``, so a second messenger is a new module beside
+    ``channels/telegram/``, not a rewrite."""
+    known = {name for name in imported_modules(path)
+             if name.split(".")[0] in ("telegram", "httpx", "apscheduler")
+             or name.startswith("planner.channels.telegram")}
+    assert known == set()

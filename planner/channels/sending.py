@@ -16,10 +16,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlite_utils import Database
 
+from planner.channels.channel import Sender, SendFailure
 from planner.channels.limits import RateLimiter, StoredLimits
 from planner.clock import Clock
 from planner.store.links import Links
@@ -37,35 +37,6 @@ CLOSE_GRACE = 5.0
 """Seconds a stopping bot waits for the sends in flight (PTB's read timeout) before it
 cancels them; a cancelled one stays pending and goes out after the restart."""
 TOO_LATE = "too late to be useful by the time its turn came (a burst or a flood wait)"
-
-
-class SendFailure(Exception):
-    """Why a message did not go out, sorted into what to do about it.
-
-    ``kind`` is ``retry_after`` (Telegram's flood control: wait ``retry_after`` seconds),
-    ``transient`` (timeouts, 5xx, connection errors: retry with backoff), ``blocked``
-    (the user blocked the bot or the chat is gone: stop sending to it) or ``rejected``
-    (Telegram refused this message: record and tell staff, never retry).
-    """
-
-    def __init__(self, kind: str, reason: str, retry_after: float = 0.0) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class Sender(Protocol):
-    """A channel as the dispatcher sees it (Telegram, the console; later LINE)."""
-
-    async def send(self, chat_id: int, text: str, buttons: list[list[str]] | None) -> int:
-        """Send one message; return the channel's message id or raise SendFailure."""
-        ...
-
-    async def edit(self, chat_id: int, message_id: int, text: str) -> int:
-        """Rewrite a message sent earlier and remove its buttons; a message the channel can
-        no longer edit is left as it is (not a failure). Returns the message id."""
-        ...
 
 
 @dataclass

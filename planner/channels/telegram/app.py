@@ -35,11 +35,12 @@ from telegram.ext import (
 )
 
 from planner.calendars.feed_server import FeedService, start_feed_server
+from planner.channels.console import ConsoleSender
 from planner.channels.dispatch import Dispatcher, Sender
 from planner.channels.loop import WATCH_SECONDS, DispatchLoop
-from planner.channels.senders import ConsoleSender, TelegramSender
 from planner.channels.telegram import handlers as h
 from planner.channels.telegram.process import InstanceLock, check_token, configure_logging
+from planner.channels.telegram.sender import TelegramSender
 from planner.clock import Clock, SystemClock
 from planner.config.sections import TOKEN_VARIABLE, BotSettings
 from planner.config.settings import Settings, load_settings
@@ -77,6 +78,9 @@ def build_application(settings: Settings, db: Database, clock: Clock,
     With ``feeds_from`` (the database file) and ``[feed] serve_in_bot``, the calendar feed
     server runs on the bot's event loop too, started by ``on_start``.
     """
+    # Durations such as a flood wait's ``retry_after`` as timedeltas, PTB 23's behaviour:
+    # PTB 22 warns on every read of the old int form, even inside its own exceptions.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     bot = settings.bot
     app = (ApplicationBuilder().token(bot.token).base_url(bot.base_url)
            .base_file_url(bot.base_file_url).post_init(on_start).post_stop(stop_sending)

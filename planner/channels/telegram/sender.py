@@ -1,27 +1,23 @@
-"""The two ways messages leave the dispatcher: Telegram, or the console for a dry run.
+"""Telegram as a channel: sends and edits through python-telegram-bot's ``Bot``.
 
-``TelegramSender`` sorts python-telegram-bot's exceptions into the dispatcher's
+``TelegramSender`` sorts python-telegram-bot's exceptions into the channel's
 ``SendFailure`` kinds. Order matters: ``BadRequest`` and ``TimedOut`` are subclasses of
 ``NetworkError``, so they are caught first.
 """
 
 from __future__ import annotations
 
-import html
-import re
 import warnings
 from datetime import timedelta
-from typing import IO, Any
+from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
-from planner.channels.dispatch import SendFailure
+from planner.channels.channel import SendFailure
 from planner.texts.html import split_message
-
-_TAG = re.compile(r"<[^>]+>")
 
 
 def keyboard(buttons: list[list[str]] | None) -> InlineKeyboardMarkup | None:
@@ -103,29 +99,7 @@ class TelegramSender:
         return message_id
 
     def _clean(self, error: Exception) -> str:
-        text = str(error)
+        with warnings.catch_warnings():  # RetryAfter's text reads its deprecated int field
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            text = str(error)
         return text.replace(self.redact, "<token>") if self.redact else text
-
-
-class ConsoleSender:
-    """Prints each message instead of sending it: the whole flow without a token."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-        self.count = 0
-
-    async def send(self, chat_id: int, text: str, buttons: list[list[str]] | None) -> int:
-        self.count += 1
-        plain = html.unescape(_TAG.sub("", text))
-        self.out.write(f"--- message {self.count} to chat {chat_id} ---\n{plain}\n")
-        for label, _ in buttons or []:
-            self.out.write(f"  [{label}]\n")
-        self.out.flush()
-        return self.count
-
-    async def edit(self, chat_id: int, message_id: int, text: str) -> int:
-        """Prints the new text of a message sent earlier (its buttons are gone)."""
-        plain = html.unescape(_TAG.sub("", text))
-        self.out.write(f"--- message {message_id} to chat {chat_id} is now ---\n{plain}\n")
-        self.out.flush()
-        return message_id
