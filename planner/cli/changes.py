@@ -50,8 +50,8 @@ def reschedule(app: App, event_id: int, to: date | datetime, only: bool, force: 
 
     \b
     Examples:
-      planner reschedule 12 --to 2026-12-10
-      planner reschedule 12 --to 2026-12-10T14:00 --only
+      planner reschedule 13 --to 2027-06-18
+      planner reschedule 13 --to 2027-06-18T14:00 --only
     """
     planner = app.planner
     target = to.replace(tzinfo=planner.tz) if isinstance(to, datetime) else to
@@ -74,8 +74,8 @@ def missed(app: App, event_id: int, no_makeup: bool, as_json: bool) -> None:
 
     \b
     Examples:
-      planner missed 12
-      planner missed 12 --no-makeup
+      planner missed 13               # on the day of event 13 or later
+      planner missed 13 --no-makeup
     """
     change = app.planner.missed(event_id, makeup=not no_makeup)
     _report(app, change, as_json, "infusion marked missed")
@@ -98,7 +98,7 @@ def postpone(app: App, course_id: int, days: int | None, to: date | None, force:
     \b
     Examples:
       planner postpone 3 --days 7
-      planner postpone 3 --to 2026-12-21
+      planner postpone 3 --to 2027-07-26
     """
     if (days is None) == (to is None):
         raise InputError("give exactly one of --days and --to")

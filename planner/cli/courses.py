@@ -38,7 +38,7 @@ def plan(app: App, patient_id: int, first_infusion: date | None, collection: dat
     \b
     Examples:
       planner plan 1 --first-infusion 2027-06-07
-      planner plan 2 --collection 2027-05-17 --protocol ank12
+      planner plan 2 --collection 2027-05-18 --protocol ank12
       planner plan 3 --collected 2026-11-30   # the collection already happened
     """
     if sum(d is not None for d in (first_infusion, collection, collected)) != 1:

@@ -124,7 +124,7 @@ def feed_revoke(app: App, feed_id: int) -> None:
 
     \b
     Example:
-      planner feed revoke 3
+      planner feed revoke 1
     """
     with app.store.transaction():
         _feeds(app).revoke(feed_id, app.planner.now())
