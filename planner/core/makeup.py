@@ -20,6 +20,7 @@ from planner.core.course import Course, is_fixed
 from planner.core.errors import PlanningError
 from planner.core.model import INFUSION, Anchor, Occupancy, PlannedEvent, Status
 from planner.core.placer import Budget, Placer
+from planner.core.rebuild import rebuild
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,6 @@ def record_missed(
     ``reschedule`` or ``cancel`` are the tools). Steps of the missed infusion still ahead
     are cancelled (no cells to deliver, no blood test to take).
     """
-    from planner.core.reschedule import _rebuild  # the shared rebuilding of a changed course
-
     missed = course.infusion(seq)
     if missed.status is not Status.SCHEDULED:
         raise PlanningError("missed", f"infusion {seq} is already {missed.status.value}")
@@ -62,14 +61,14 @@ def record_missed(
     # A missed first infusion leaves the done collection further from the next one than
     # its window: the miss happened all the same, so that is not checked here.
     if not makeup:
-        return Missed(_rebuild(placer, course, {}, now, check_done=False))
+        return Missed(rebuild(placer, course, {}, now, check_done=False))
     try:
         added = _makeup(placer, course)
-        return Missed(_rebuild(placer, course, {added[0].seq: added}, now, check_done=False))
+        return Missed(rebuild(placer, course, {added[0].seq: added}, now, check_done=False))
     except PlanningError as error:
         reason = (f"no make-up for infusion {seq} fits ({error}); the miss is recorded without "
                   "one: add it by hand with reschedule, or record misses with --no-makeup")
-        return Missed(_rebuild(placer, course, {}, now, check_done=False), reason)
+        return Missed(rebuild(placer, course, {}, now, check_done=False), reason)
 
 
 def _with_miss(course: Course, missed: PlannedEvent, now: datetime) -> Course:
