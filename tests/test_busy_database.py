@@ -22,13 +22,14 @@ from typing import Any
 
 import pytest
 
-from planner import service
 from planner.channels.loop import RETRY_DELAY, DispatchLoop
 from planner.channels.telegram import app as bot
 from planner.clock import FixedClock
 from planner.config.settings import Settings, load_settings, parse_settings
 from planner.core.errors import DatabaseBusyError, PlanningError
 from planner.service import Planner
+from planner.service import changes as service_changes
+from planner.service import planning as service_planning
 from planner.store.courses import Store, open_database
 from tests.conftest import PlannerCli, tokyo
 
@@ -169,7 +170,7 @@ def pause_first_nurse_after_reading(monkeypatch: pytest.MonkeyPatch
     """Nurse A's change stops between reading the course and writing it back, until nurse
     B's change has finished (or 1.5 s passed: B may be waiting for A's transaction)."""
     a_has_read, b_finished = threading.Event(), threading.Event()
-    move_step = service.move_step
+    move_step = service_changes.move_step
 
     def paused(*args: Any, **kwargs: Any) -> Any:
         result = move_step(*args, **kwargs)
@@ -178,7 +179,7 @@ def pause_first_nurse_after_reading(monkeypatch: pytest.MonkeyPatch
             b_finished.wait(1.5)
         return result
 
-    monkeypatch.setattr(service, "move_step", paused)
+    monkeypatch.setattr(service_changes, "move_step", paused)
     return a_has_read, b_finished
 
 
@@ -222,7 +223,7 @@ def test_two_nurses_planning_into_the_last_chair_at_once_never_double_book_it(
     for name in ("山田 太郎", "佐藤 一郎"):
         planner_cli.ok("patient", "add", name, at=MAY_10_2027)
     a_has_planned, b_finished = threading.Event(), threading.Event()
-    plan_course = service.plan_course
+    plan_course = service_planning.plan_course
 
     def paused(*args: Any, **kwargs: Any) -> Any:
         result = plan_course(*args, **kwargs)
@@ -231,7 +232,7 @@ def test_two_nurses_planning_into_the_last_chair_at_once_never_double_book_it(
             b_finished.wait(1.5)
         return result
 
-    monkeypatch.setattr(service, "plan_course", paused)
+    monkeypatch.setattr(service_planning, "plan_course", paused)
     outcomes: list[str] = []
 
     def plan(patient_id: int) -> None:  # both from the first infusion on Mon 2027-06-07
