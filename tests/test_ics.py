@@ -374,7 +374,19 @@ def test_any_instant_in_a_dst_zone_parses_back_to_the_same_instant(start: dateti
     data = render(entry(start=start, end=start + timedelta(minutes=90)),
                   timezone="America/New_York")
     [event] = parsed_events(data)
-    assert (event.start, event.end) == (start, start + timedelta(minutes=90))
+    # Compared in UTC: Python never calls a time in a repeated hour equal to one in another
+    # zone (PEP 495), even when they are the same instant.
+    assert (event.start.astimezone(UTC), event.end.astimezone(UTC)) == (
+        start, start + timedelta(minutes=90))
+
+
+def test_an_instant_in_the_repeated_hour_of_a_fall_back_parses_back_to_itself() -> None:
+    start = datetime(2027, 11, 7, 5, 0, tzinfo=UTC)  # 01:00 EDT; it ends at 01:30 EST
+    data = render(entry(start=start, end=start + timedelta(minutes=90)),
+                  timezone="America/New_York")
+    [event] = parsed_events(data)
+    assert (event.start.astimezone(UTC), event.end.astimezone(UTC)) == (
+        start, start + timedelta(minutes=90))
 
 
 def test_unknown_timezone_is_refused() -> None:
