@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
@@ -34,11 +34,13 @@ from planner.core.model import (
     Status,
     StoredEvent,
 )
-from planner.core.schedule import Plan
 from planner.store.database import immediate
 from planner.store.database import open_database as open_database
 from planner.store.database import prepare as prepare
 from planner.store.rows import EventRow, NewCourse, PreparedCourse, event_row, prepare_course
+
+if TYPE_CHECKING:  # the planner itself is not loaded by commands that only read
+    from planner.core.schedule import Plan
 
 
 def _iso(moment: datetime) -> str:
