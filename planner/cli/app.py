@@ -4,6 +4,11 @@ Every ``PlannerError`` becomes one line ``Error: …`` and exit status 2, except
 that stayed busy past its timeout: exit status 3 (run the command again). The database is
 left as it was because every change runs in one transaction. Commands live in the
 ``cli_*`` modules; ``planner.cli.main`` puts them together.
+
+Nothing heavy is imported here or at the top of a command module: the settings, the store
+and the library (``planner.service``) are imported when a command first needs them, so
+``planner --help`` loads only click, and ``planner show`` never loads the calendar,
+Telegram or web-server libraries (``tests/test_cli_imports.py`` checks it).
 """
 
 from __future__ import annotations
@@ -13,17 +18,20 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import click
 
 from planner.clock import Clock, SystemClock
-from planner.config.settings import Settings, load_settings
 from planner.core.errors import DatabaseBusyError, PlannerError
-from planner.service import Planner
-from planner.store.courses import Store, open_database
-from planner.store.database import database_error
+
+if TYPE_CHECKING:
+    from planner.config.settings import Settings
+    from planner.service import Planner
+    from planner.store.courses import Store
 
 
 class UserError(click.ClickException):
@@ -91,6 +99,8 @@ class PlannerGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except sqlite3.OperationalError as exc:
+                from planner.store.database import database_error
+
                 app = ctx.find_object(App)
                 where = str(app.database_path.absolute()) if app else "the database"
                 raise database_error(exc, where) or exc from None
@@ -111,11 +121,14 @@ class App:
     create_database: bool = False
     """Only ``planner init`` sets it: every other command needs an existing database."""
     _settings: Settings | None = None
+    _store: Store | None = None
     _planner: Planner | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from planner.config.settings import load_settings
+
             self._settings = load_settings(self.config_path)
         return self._settings
 
@@ -125,24 +138,41 @@ class App:
         return Path(self.db_path) if self.db_path else self.settings.database
 
     @property
-    def planner(self) -> Planner:
-        if self._planner is None:
+    def store(self) -> Store:
+        """The opened (and migrated) database; commands that only read need no more."""
+        if self._store is None:
+            from planner.store.courses import Store, open_database
+
             settings = self.settings  # a broken config must not leave a new database behind
-            store = Store(open_database(self.database_path, create=self.create_database,
-                                        busy_timeout=settings.busy_timeout))
-            self._planner = Planner(store, self.settings, self.clock, self.actor)
+            self._store = Store(open_database(self.database_path, create=self.create_database,
+                                              busy_timeout=settings.busy_timeout))
+        return self._store
+
+    @property
+    def planner(self) -> Planner:
+        """The library over the store, for commands that plan, change or export."""
+        if self._planner is None:
+            from planner.service import Planner
+
+            self._planner = Planner(self.store, self.settings, self.clock, self.actor)
         return self._planner
 
     @property
-    def store(self) -> Store:
-        return self.planner.store
+    def tz(self) -> ZoneInfo:
+        """The clinic's time zone, the one ``Planner.tz`` shows times in."""
+        return ZoneInfo(self.settings.clinic.timezone)
+
+    def now(self) -> datetime:
+        """The clock's instant in the clinic's zone, as ``Planner.now`` gives it."""
+        return self.clock.now().astimezone(self.tz)
 
     def close(self) -> None:
         """Close the database if a command opened it (tests run many commands in one
         process; a connection left to the garbage collector checkpoints at a random time)."""
-        if self._planner is not None:
-            self._planner.store.db.close()
-            self._planner = None
+        if self._store is not None:
+            self._store.db.close()
+        self._store = None
+        self._planner = None
 
 
 pass_app = click.make_pass_decorator(App)

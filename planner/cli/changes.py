@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,7 +13,9 @@ from planner.cli.people import json_option
 from planner.cli.types import ISO_DATE, ISO_DATE_OR_TIME, REASON, ROW_ID
 from planner.core.errors import InputError
 from planner.core.limits import MAX_POSTPONE_DAYS
-from planner.service import Change
+
+if TYPE_CHECKING:
+    from planner.service import Change
 
 force_option = click.option(
     "--force", is_flag=True,

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from planner.cli.app import App, cli, pass_app
-from planner.cli.csv_import import read_course_csv
 from planner.cli.output import EVENT_HEADERS, echo_json, echo_table, event_json, event_row
 from planner.cli.people import json_option
 from planner.cli.types import ISO_DATE, PROTOCOL, ROW_ID
@@ -69,9 +68,8 @@ def _echo_exceptions(bends: Iterable[Bend]) -> None:
 
 
 def _echo_events(app: App, events: list[StoredEvent]) -> None:
-    planner = app.planner
-    now = planner.now()
-    echo_table((event_row(e, planner.tz, now) for e in events), EVENT_HEADERS)
+    tz, now = app.tz, app.now()
+    echo_table((event_row(e, tz, now) for e in events), EVENT_HEADERS)
 
 
 @cli.command()
@@ -89,13 +87,13 @@ def show(app: App, patient_id: int | None, course_id: int | None, as_json: bool)
     """
     if (patient_id is None) == (course_id is None):
         raise InputError("give a PATIENT_ID or --course ID (one of them)")
-    store, planner = app.store, app.planner
+    store = app.store  # reading needs neither the planner library nor the calendars
     courses = [store.course(course_id)] if course_id else store.courses_of(patient_id or 0)
     if as_json:
         echo_json([{**{k: v for k, v in c.items() if k not in ("protocol_snapshot",
                                                                    "exceptions")},
                     "exceptions": [b.as_dict() for b in store.exceptions_of(c["id"])],
-                    "events": [event_json(e, planner.tz, planner.now())
+                    "events": [event_json(e, app.tz, app.now())
                                for e in store.events_of(c["id"])]} for c in courses])
         return
     if not courses:
@@ -178,6 +176,8 @@ def plan_many(app: App, file: Path, as_json: bool) -> None:
       1,2027-06-07,,
       2,,2027-05-17,ank
     """
+    from planner.cli.csv_import import read_course_csv
+
     requests = read_course_csv(file)
     results = app.planner.plan_many([request for _, request in requests])
     if as_json:

@@ -14,13 +14,16 @@ import csv
 import io
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from planner.cli.types import ISO_DATE
 from planner.core.errors import InputError
 from planner.core.limits import PROTOCOL_LIMIT, check_id, clean_text
-from planner.service import CourseRequest
+
+if TYPE_CHECKING:
+    from planner.service import CourseRequest
 
 COLUMNS = ("patient_id", "first_infusion", "collection", "protocol")
 _ENCODINGS = "UTF-8, CP932 (Shift-JIS) or UTF-16"
@@ -120,5 +123,7 @@ def _request(name: str, line: int, row: dict[str | None, str | list[str] | None]
         protocol_name = clean_text(protocol, "protocol", PROTOCOL_LIMIT) if protocol else None
     except InputError as error:
         raise InputError(f"{where}: {error}") from None
+    from planner.service import CourseRequest  # the library, loaded only by plan-many
+
     return CourseRequest(patient_id, dates["first_infusion"], dates["collection"],
                          protocol_name)

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from planner.calendars.feed_server import (
-    FeedService,
-    bound_port,
-    feed_url,
-    start_feed_server,
-    webcal_url,
-)
-from planner.calendars.feeds import Feeds
 from planner.cli.app import App, cli, pass_app
 from planner.cli.output import echo_json, echo_table
 from planner.cli.people import json_option
 from planner.cli.types import ROW_ID
 from planner.core.errors import InputError
 from planner.core.model import STAFF_ROLES
+
+if TYPE_CHECKING:
+    from planner.calendars.feed_server import FeedService
+    from planner.calendars.feeds import Feeds
 
 
 @cli.group()
@@ -46,6 +42,8 @@ def _listen_problem(error: OSError, host: str, port: int) -> str:
 
 
 def _feeds(app: App) -> Feeds:
+    from planner.calendars.feeds import Feeds
+
     return Feeds(app.store.db, app.settings)
 
 
@@ -68,6 +66,8 @@ def feed_issue(app: App, staff_id: int | None, role: str | None, patient_id: int
       planner feed issue --staff 2 --role nurse
       planner feed issue --patient 1 --json
     """
+    from planner.calendars.feed_server import feed_url, webcal_url  # loads the web server
+
     planner = app.planner
     if staff_id is not None:
         planner.store.staff_member(staff_id)
@@ -142,6 +142,10 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     Example:
       planner serve --port 8080
     """
+    import asyncio
+
+    from planner.calendars.feed_server import FeedService
+
     settings = app.settings
     path = Path(app.db_path) if app.db_path else settings.database
     schema_ready = app.store  # opening the store creates and migrates the database
@@ -152,6 +156,10 @@ def serve(app: App, host: str | None, port: int | None) -> None:
 
 
 async def _serve(service: FeedService, host: str, port: int) -> None:
+    import asyncio
+
+    from planner.calendars.feed_server import bound_port, start_feed_server
+
     try:
         runner = await start_feed_server(service, host, port)
     except OSError as error:

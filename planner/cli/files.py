@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -13,10 +13,10 @@ from planner.cli.app import App, cli, pass_app
 from planner.cli.output import EVENT_HEADERS, echo_table, event_row
 from planner.cli.types import ISO_DATE, OUTPUT_FILE, ROW_ID
 from planner.core.errors import InputError, PlanningError
-from planner.core.model import STAFF_ROLES
-from planner.store.courses import as_planned, with_timezone
-from planner.texts.catalogue import event_title, format_when, patient_description
-from planner.texts.monthview import day_marks, render_months
+from planner.core.model import STAFF_ROLES, StoredEvent
+
+if TYPE_CHECKING:
+    from planner.service import Planner
 
 
 @cli.command()
@@ -97,6 +97,8 @@ def demo(ctx: click.Context, output: Path) -> None:
     Example:
       planner demo -o demo.ics
     """
+    import tempfile
+
     app = ctx.find_object(App)
     assert app is not None
     explicit = ctx.find_root().get_parameter_source("db_path") is ParameterSource.COMMANDLINE
@@ -118,6 +120,8 @@ def demo(ctx: click.Context, output: Path) -> None:
 
 
 def _run_demo(app: App, output: Path) -> None:
+    from planner.texts.catalogue import event_title, format_when, patient_description
+
     planner, store = app.planner, app.store
     patient = store.add_patient(DEMO_PATIENT, "ja", None, app.actor, planner.now())
     store.add_staff("佐藤 花子", "nurse", app.actor, planner.now())
@@ -126,12 +130,8 @@ def _run_demo(app: App, output: Path) -> None:
     click.echo(f"Demo: {DEMO_PATIENT} (81), course {course_id}, protocol "
                f"{app.settings.default_protocol}\n")
     echo_table((event_row(e, planner.tz, planner.now()) for e in events), EVENT_HEADERS)
-    visible = [with_timezone(as_planned(e), planner.tz) for e in events
-               if e.kind != "cell_delivery"]
     click.echo("")
-    click.echo(render_months(
-        day_marks(visible, "ja"), lang="ja", closed=planner.calendar.closed_reason,
-        first=visible[0].start.date(), last=visible[-1].start.date()))
+    click.echo(_month_view(planner, events))
     first = next(e for e in events if e.kind == "infusion")
     click.echo("What the patient reads about the first infusion:")
     click.echo(f"  {format_when(first.start.astimezone(planner.tz), 'ja')}  "
@@ -144,8 +144,22 @@ def _run_demo(app: App, output: Path) -> None:
                "Apple Calendar or Thunderbird.")
 
 
+def _month_view(planner: Planner, events: list[StoredEvent]) -> str:
+    """The sample course on a month calendar, as the patient's printout shows it."""
+    from planner.store.courses import as_planned, with_timezone
+    from planner.texts.monthview import day_marks, render_months
+
+    visible = [with_timezone(as_planned(e), planner.tz) for e in events
+               if e.kind != "cell_delivery"]
+    return render_months(
+        day_marks(visible, "ja"), lang="ja", closed=planner.calendar.closed_reason,
+        first=visible[0].start.date(), last=visible[-1].start.date())
+
+
 def _echo_reminders(app: App, patient_id: int) -> None:
     """What the bot will send, and when (stored with the plan, in the same transaction)."""
+    from planner.texts.catalogue import format_when
+
     rows = app.planner.outbox.reminders(patient_id=patient_id)
     click.echo(f"\nReminders planned: {len(rows)} (quiet hours 21:00–08:00 respected)")
     for row in rows[:4]:

@@ -1,7 +1,8 @@
 """How the CLI shows things: tables for people, JSON for scripts.
 
 JSON uses ISO 8601 with the clinic's offset for every instant, so scripts never guess
-a time zone.
+a time zone. ``tabulate`` and the store are imported on first use, so ``planner --help``
+does not load them.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from datetime import datetime
 from typing import Any
 
 import click
-from tabulate import tabulate
 
 from planner.core.course import effective_status
-from planner.core.model import StoredEvent
-from planner.store.courses import as_planned
+from planner.core.model import Status, StoredEvent
 
 
 def echo_json(data: Any) -> None:
@@ -28,6 +27,8 @@ def echo_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
     if not rows:
         click.echo("(nothing)")
         return
+    from tabulate import tabulate
+
     click.echo(tabulate(rows, headers=list(headers), tablefmt="simple"))
 
 
@@ -40,7 +41,7 @@ def event_json(event: StoredEvent, tz: Any, now: datetime) -> dict[str, Any]:
         "seq": event.seq,
         "start": event.start.astimezone(tz).isoformat(),
         "end": event.end.astimezone(tz).isoformat(),
-        "status": effective_status(as_planned(event), now).value,
+        "status": _status(event, now).value,
         "revision": event.revision,
         "lab_attention": event.lab_attention,
     }
@@ -57,7 +58,14 @@ def event_row(event: StoredEvent, tz: Any, now: datetime) -> tuple[Any, ...]:
         event.seq,
         f"{start:%Y-%m-%d %a}",
         f"{start:%H:%M}–{end:%H:%M}",
-        effective_status(as_planned(event), now).value,
+        _status(event, now).value,
         event.revision,
         "!" if event.lab_attention else "",
     )
+
+
+def _status(event: StoredEvent, now: datetime) -> Status:
+    """The status a person reads: a scheduled event that has ended shows as done."""
+    from planner.store.courses import as_planned
+
+    return effective_status(as_planned(event), now)

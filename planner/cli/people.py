@@ -11,7 +11,6 @@ from planner.cli.output import echo_json, echo_table, event_json
 from planner.cli.types import ISO_DATE, MRN, NAME, ROW_ID
 from planner.core.errors import InputError
 from planner.core.model import STAFF_ROLES
-from planner.store.schema import schema_version
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
@@ -28,6 +27,8 @@ def init(app: App) -> None:
     Example:
       planner --db clinic.db init
     """
+    from planner.store.schema import schema_version
+
     app.create_database = True
     store = app.store
     version = schema_version(store.db)

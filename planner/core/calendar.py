@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import holidays
 
 from planner.core.errors import ConfigError
 from planner.core.model import Clinic
+
+if TYPE_CHECKING:
+    import holidays
 
 
 def _in_golden_week(day: date) -> bool:
@@ -43,8 +45,12 @@ class ClinicCalendar:
 
     @staticmethod
     def _holiday_table(country: str | None) -> holidays.HolidayBase | None:
+        """The country's public holidays; the package is imported only here (it takes
+        about 35 ms), so commands that never plan do not load it."""
         if country is None:
             return None
+        import holidays
+
         try:
             return holidays.country_holidays(country, language="en_US")
         except NotImplementedError as exc:

@@ -45,7 +45,8 @@ def open_database(path: str | Path, *, create: bool = True,
     check_database_file(file, create=create)
     target = str(file) if create else file.absolute().as_uri() + "?mode=rw"
     try:
-        db = Database(sqlite3.connect(target, timeout=busy_timeout, uri=not create))
+        db = Database(sqlite3.connect(target, timeout=busy_timeout, uri=not create),
+                      execute_plugins=False)
     except sqlite3.Error as exc:
         raise StoreError(f"{file.absolute()}: cannot open the database ({exc})") from None
     try:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from planner.core.course import once_per_course
 from planner.core.model import Bend, PlannedEvent, Protocol
 from planner.core.reminders import ReminderPolicy, reminders_for
-from planner.core.schedule import Plan
+
+if TYPE_CHECKING:  # the planner itself is not loaded by commands that only read
+    from planner.core.schedule import Plan
 
 # (kind, seq, local start ISO, local end ISO, start unix seconds, status, UID suffix)
 EventRow = tuple[str, int, str, str, int, str, str]

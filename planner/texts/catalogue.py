@@ -18,8 +18,6 @@ from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 
-from babel.dates import format_date, format_datetime
-
 from planner.core.errors import ConfigError
 from planner.core.model import INFUSION
 
@@ -156,12 +154,16 @@ def _check_override(path: Path, key: str, text: str, packaged: Mapping[str, str]
 
 
 # --- dates ------------------------------------------------------------------------------
+# babel is imported at the first date formatted: loading it takes about 20 ms, and the
+# commands that read no dates (``planner --help``, ``planner show``) need not pay it.
 
 
 def format_day(day: date, lang: str, *, with_year: bool = False) -> str:
     """``12月7日(月)`` / ``Mon 7 Dec``; the year (``2026年12月7日(月)``) only when asked."""
     check_language(lang)
     without, with_, _ = _DAY_PATTERNS[lang]
+    from babel.dates import format_date
+
     return format_date(day, with_ if with_year else without, locale=lang)
 
 
@@ -174,12 +176,16 @@ def format_when(moment: datetime, lang: str, *, with_year: bool = False) -> str:
     check_language(lang)
     without, with_, separator = _DAY_PATTERNS[lang]
     pattern = f"{with_ if with_year else without}{separator}{_TIME_PATTERN}"
+    from babel.dates import format_datetime
+
     return format_datetime(moment, pattern, locale=lang)
 
 
 def format_time_range(start: datetime, end: datetime, lang: str) -> str:
     """``10:00–11:00`` (en dash), each end in its own zone; the day is not repeated."""
     check_language(lang)
+    from babel.dates import format_datetime
+
     first = format_datetime(start, _TIME_PATTERN, locale=lang)
     last = format_datetime(end, _TIME_PATTERN, locale=lang)
     return f"{first}–{last}"

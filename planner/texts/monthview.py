@@ -21,8 +21,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
-from babel.dates import format_date, get_day_names
-
 from planner.core.model import INFUSION
 from planner.texts.catalogue import Messages, load_messages
 
@@ -185,6 +183,8 @@ def _month_cells(
 
 def _month_block(year: int, month: int, weeks: list[list[tuple[int, str] | None]],
                  lang: str) -> str:
+    from babel.dates import format_date, get_day_names  # only when a month view is drawn
+
     names = get_day_names("abbreviated", locale=lang)
     header = _GAP.join(_pad(names[weekday][:_CELL_WIDTH], _CELL_WIDTH) for weekday in range(7))
     rows = [_GAP.join(_cell(cell) for cell in week).rstrip() for week in weeks]
