@@ -14,7 +14,6 @@ from planner.core.course import slot_key
 from planner.core.model import Bend, Occupancy, PlannedEvent, StoredEvent
 from planner.store.aggregate import OCCUPANCY_MARGIN, ChangeRecord, CourseForChange, StaffAlert
 from planner.store.base import _iso, _ts, _utc, as_planned
-from planner.store.change_notices import tell_patient
 from planner.store.course_records import snapshot_protocol
 from planner.store.outbox import Outbox
 from planner.store.planning import CoursePlanning
@@ -64,6 +63,8 @@ class CourseChanges(CoursePlanning):
             outbox = Outbox(self.db)
             outbox.sync_course(course.id, settings.reminders, settings.clinic.timezone,
                                record.now)
+            from planner.store.change_notices import tell_patient  # texts: only on a change
+
             tell_patient(self.db, settings, course.id, course.protocol, before, new_events,
                          record.now)
             for alert in alerts:

@@ -7,14 +7,16 @@ import json
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.config.protocols import protocol_to_table
 from planner.core.model import INFUSION, Occupancy, Protocol
-from planner.core.schedule import Plan
 from planner.store.base import _ts, _utc
 from planner.store.course_records import CourseRecords
 from planner.store.rows import NewCourse, PreparedCourse, prepare_course
+
+if TYPE_CHECKING:  # the planner itself is not loaded by commands that only read
+    from planner.core.schedule import Plan
 
 
 class CoursePlanning(CourseRecords):
