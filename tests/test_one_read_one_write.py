@@ -17,7 +17,7 @@ import pytest
 from planner.clock import FixedClock
 from planner.config.settings import load_settings
 from planner.service import Planner
-from planner.store import changes as store_changes
+from planner.store import change_notices
 from planner.store.aggregate import OCCUPANCY_MARGIN
 from planner.store.courses import Store, open_database
 from tests.conftest import dump_database, tokyo
@@ -123,7 +123,7 @@ def test_a_failure_at_the_end_of_write_change_leaves_the_events_and_reminders_as
     def notice_fails(*args: Any, **kwargs: Any) -> int:  # after events, bends, reminders
         raise RuntimeError("disk unplugged")
 
-    monkeypatch.setattr(store_changes, "tell_patient", notice_fails)
+    monkeypatch.setattr(change_notices, "tell_patient", notice_fails)
     with pytest.raises(RuntimeError, match="disk unplugged"):
         nurse.reschedule(event_id(db_path, "infusion", 8), date(2027, 7, 2))
 
