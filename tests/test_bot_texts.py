@@ -47,6 +47,7 @@ from planner.texts.staff import (
     alert_delivery_failed,
     alert_lab_notice,
     alert_no_chat,
+    alert_no_makeup,
     alert_unreachable,
     day_text,
     day_title,
@@ -562,6 +563,12 @@ def test_alert_lab_notice_carries_the_description_escaped() -> None:
     assert text.endswith("infusion 3 moved to 12/10 &lt;A&amp;B&gt;")
 
 
+def test_alert_no_makeup_names_the_patient_and_asks_staff_to_choose_a_day() -> None:
+    text = alert_no_makeup(INFUSION_3, "ja")
+    assert text.startswith("<b>⚠ 振替の点滴が入りません</b>\n山田 太郎")
+    assert "振替の日を決めて入れてください" in text
+
+
 def test_alert_no_chat_asks_staff_to_call() -> None:
     text = alert_no_chat(INFUSION_3, "en")
     assert text.startswith("<b>⚠ No chat linked</b>\n山田 太郎 (#12)")
@@ -608,11 +615,13 @@ BUILDERS: dict[str, Builder] = {
     ),
     "lab_notice": lambda lang, name: alert_lab_notice(name, lang),
     "no_chat": lambda lang, name: alert_no_chat(visit(patient_name=name), lang),
+    "no_makeup": lambda lang, name: alert_no_makeup(visit(patient_name=name), lang),
 }
 # Texts that carry the name (the others are about nobody, or about the visit only).
 NAMED = (
     "welcome", "welcome_family", "welcome_staff", "feed_link", "day", "week", "unconfirmed",
     "digest", "change_requested", "unreachable", "delivery_failed", "lab_notice", "no_chat",
+    "no_makeup",
 )
 
 

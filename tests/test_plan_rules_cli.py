@@ -166,7 +166,7 @@ def test_missed_without_room_for_a_make_up_is_recorded_and_staff_are_alerted(
         connection.close()
     assert status == "missed"
     makeup_alerts = [detail for kind, roles, detail in alerts
-                     if (kind, roles) == ("lab_notice", "nurse,doctor,lab")]
+                     if (kind, roles) == ("no_makeup", "nurse,doctor,lab")]
     assert len(makeup_alerts) == 1
     assert "--no-makeup" in makeup_alerts[0]
 

@@ -79,7 +79,7 @@ class Changes(PlannerBase):
         why = result.no_makeup_reason
         alerts = () if why is None else (StaffAlert(
             ("nurse", "doctor", "lab"),
-            {"changes": [why], "action": "event.missed", "reason": why}, event_id=event_id),)
+            {"action": "event.missed", "reason": why}, kind="no_makeup", event_id=event_id),)
         change = self._write(course, before, result.events, now, "event.missed", force=True,
                              reason=f"infusion {event.seq} missed"
                              + ("" if makeup and not why else ", no make-up"), alerts=alerts)

@@ -48,6 +48,8 @@ def render(notices: Notices, alert: dict[str, Any], lang: str, role: str | None 
             visit, lang, who=reach_texts.who_wrote(writer, lang))
     if kind == "no_chat":
         return staff_texts.alert_no_chat(visit, lang)
+    if kind == "no_makeup":
+        return staff_texts.alert_no_makeup(visit, lang)
     return staff_texts.alert_delivery_failed(visit, reason_code(detail), lang)
 
 

@@ -245,6 +245,13 @@ def alert_no_chat(visit: Visit, lang: str, *, override_dir: Path | None = None) 
     return _alert(words, "no_chat", *_about(visit, words), words.text("alert.no_chat_body"))
 
 
+def alert_no_makeup(visit: Visit, lang: str, *, override_dir: Path | None = None) -> str:
+    """An infusion was marked missed and no make-up fits (a closure, a full clinic): the
+    miss is stored without one, and someone must choose the day."""
+    words = Words(lang, override_dir)
+    return _alert(words, "no_makeup", *_about(visit, words), words.text("alert.no_makeup_body"))
+
+
 # --- staff reminders --------------------------------------------------------------------
 
 
