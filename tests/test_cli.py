@@ -8,6 +8,7 @@ Thu 2027-01-07. The default clock is Fri 2026-11-27 09:00 Tokyo.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -812,6 +813,16 @@ def test_demo_runs_with_no_database_and_no_config_and_writes_a_calendar(
     check_ics(data)
     assert data.count(b"BEGIN:VEVENT") == 10  # collection, 8 infusion visits, follow-up
     assert "Calendar written to demo.ics" in result.output
+
+
+def test_the_demos_month_view_names_closures_in_japanese(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["demo", "-o", "demo.ics"], obj=App(clock=FixedClock(NOW)))
+
+    (legend,) = [line for line in result.output.splitlines() if line.startswith("休＝")]
+    assert "日曜日" in legend
+    assert not re.search(r"[A-Za-z]", legend)
 
 
 # -- bad input: exit 2, one line naming the field and the reason, nothing changed ---------

@@ -147,12 +147,13 @@ def _run_demo(app: App, output: Path) -> None:
 def _month_view(planner: Planner, events: list[StoredEvent]) -> str:
     """The sample course on a month calendar, as the patient's printout shows it."""
     from planner.store.courses import as_planned, with_timezone
+    from planner.texts.closures import closure_words
     from planner.texts.monthview import day_marks, render_months
 
     visible = [with_timezone(as_planned(e), planner.tz) for e in events
                if e.kind != "cell_delivery"]
     return render_months(
-        day_marks(visible, "ja"), lang="ja", closed=planner.calendar.closed_reason,
+        day_marks(visible, "ja"), lang="ja", closed=closure_words(planner.calendar, "ja"),
         first=visible[0].start.date(), last=visible[-1].start.date())
 
 
