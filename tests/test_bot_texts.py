@@ -566,7 +566,8 @@ def test_alert_lab_notice_carries_the_description_escaped() -> None:
 def test_alert_no_makeup_names_the_patient_and_asks_staff_to_choose_a_day() -> None:
     text = alert_no_makeup(INFUSION_3, "ja")
     assert text.startswith("<b>⚠ 振替の点滴が入りません</b>\n山田 太郎")
-    assert "振替の日を決めて入れてください" in text
+    assert "振替の日を決めて、予定に入れてください。" in text
+    assert not re.search(r"[A-Za-z]", text.splitlines()[-1])
 
 
 def test_alert_no_chat_asks_staff_to_call() -> None:
