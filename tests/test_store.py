@@ -26,6 +26,7 @@ from planner.core.errors import InputError, PlanningError, StoreError
 from planner.core.model import Clinic, PlannedEvent, Status
 from planner.core.schedule import Plan, plan_course
 from planner.service import Planner
+from planner.store.aggregate import ChangeRecord
 from planner.store.courses import Store, as_planned, open_database, prepare
 from planner.store.schema import MIGRATION_SET, migrate, migrations, schema_version
 from tests.conftest import PLANNED_AT, tokyo
@@ -198,7 +199,15 @@ def test_a_failure_inside_create_course_leaves_no_course_and_no_events(
     assert (count(store, "courses"), count(store, "events")) == (0, 0)
 
 
-def test_a_failure_inside_apply_change_leaves_the_events_as_they_were(
+def write_change(store: Store, course_id: int, events: list[PlannedEvent], action: str,
+                 reason: str | None = None, course_status: str | None = None) -> list[int]:
+    """The store's one write of a change, as the service makes it."""
+    record = ChangeRecord(action, ACTOR, PLANNED_AT, reason, course_status)
+    return store.write_change(store.course_for_change(course_id), events, record,
+                              settings=SETTINGS, bends=())
+
+
+def test_a_failure_inside_write_change_leaves_the_events_as_they_were(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     course_id = add_course(store)
     before = store.events_of(course_id)
@@ -210,8 +219,7 @@ def test_a_failure_inside_apply_change_leaves_the_events_as_they_were(
 
     monkeypatch.setattr(store, "_audit", audit_fails)
     with pytest.raises(RuntimeError, match="disk unplugged"):
-        store.apply_change(course_id, moved, action="course.postpone", actor=ACTOR,
-                           now=PLANNED_AT)
+        write_change(store, course_id, moved, "course.postpone")
 
     assert store.events_of(course_id) == before
 
@@ -219,19 +227,20 @@ def test_a_failure_inside_apply_change_leaves_the_events_as_they_were(
 # -- revisions ----------------------------------------------------------------------------
 
 
+
 def _with_follow_up_moved(events: list[PlannedEvent], days: int) -> list[PlannedEvent]:
     return [replace(e, start=e.start + timedelta(days=days), end=e.end + timedelta(days=days))
             if e.kind == "follow_up" else e for e in events]
 
 
-def test_apply_change_raises_the_revision_of_changed_events_only(store: Store) -> None:
+def test_write_change_raises_the_revision_of_changed_events_only(store: Store) -> None:
     course_id = add_course(store)
     before = store.events_of(course_id)
     follow_up = next(e for e in before if e.kind == "follow_up")
 
-    changed = store.apply_change(
-        course_id, _with_follow_up_moved([as_planned(e) for e in before], 1),
-        action="event.reschedule", actor=ACTOR, now=PLANNED_AT)
+    changed = write_change(store, course_id,
+                           _with_follow_up_moved([as_planned(e) for e in before], 1),
+                           "event.reschedule")
 
     revisions = {e.id: e.revision for e in store.events_of(course_id)}
     assert changed == [follow_up.id]
@@ -239,35 +248,33 @@ def test_apply_change_raises_the_revision_of_changed_events_only(store: Store) -
     assert {r for i, r in revisions.items() if i != follow_up.id} == {0}
 
 
-def test_apply_change_keeps_the_uid_of_a_changed_event(store: Store) -> None:
+def test_write_change_keeps_the_uid_of_a_changed_event(store: Store) -> None:
     course_id = add_course(store)
     before = {e.id: e.uid for e in store.events_of(course_id)}
 
-    store.apply_change(course_id, _with_follow_up_moved(
-        [as_planned(e) for e in store.events_of(course_id)], 1),
-        action="event.reschedule", actor=ACTOR, now=PLANNED_AT)
+    write_change(store, course_id, _with_follow_up_moved(
+        [as_planned(e) for e in store.events_of(course_id)], 1), "event.reschedule")
 
     assert {e.id: e.uid for e in store.events_of(course_id)} == before
 
 
-def test_apply_change_with_nothing_different_changes_no_revision(store: Store) -> None:
+def test_write_change_with_nothing_different_changes_no_revision(store: Store) -> None:
     course_id = add_course(store)
     before = store.events_of(course_id)
 
-    changed = store.apply_change(course_id, [as_planned(e) for e in before],
-                                 action="event.reschedule", actor=ACTOR, now=PLANNED_AT)
+    changed = write_change(store, course_id, [as_planned(e) for e in before],
+                           "event.reschedule")
 
     assert changed == []
     assert store.events_of(course_id) == before
 
 
-def test_apply_change_adds_a_new_event_at_revision_0(store: Store) -> None:
+def test_write_change_adds_a_new_event_at_revision_0(store: Store) -> None:
     course_id = add_course(store)
     events = [as_planned(e) for e in store.events_of(course_id)]
     makeup = PlannedEvent("infusion", 9, tokyo(2026, 12, 28, 10), tokyo(2026, 12, 28, 11))
 
-    changed = store.apply_change(course_id, [*events, makeup], action="event.missed",
-                                 actor=ACTOR, now=PLANNED_AT)
+    changed = write_change(store, course_id, [*events, makeup], "event.missed")
 
     (added,) = [e for e in store.events_of(course_id) if e.seq == 9]
     assert changed == [added.id]
@@ -275,13 +282,13 @@ def test_apply_change_adds_a_new_event_at_revision_0(store: Store) -> None:
     assert added.uid.endswith("-infusion-9@clinic.example.jp")
 
 
-def test_apply_change_writes_the_new_status(store: Store) -> None:
+def test_write_change_writes_the_new_status(store: Store) -> None:
     course_id = add_course(store)
     cancelled = [replace(as_planned(e), status=Status.CANCELLED)
                  for e in store.events_of(course_id)]
 
-    store.apply_change(course_id, cancelled, action="course.cancel", actor=ACTOR,
-                       now=PLANNED_AT, reason="admitted", course_status="cancelled")
+    write_change(store, course_id, cancelled, "course.cancel", reason="admitted",
+                 course_status="cancelled")
 
     assert {e.status for e in store.events_of(course_id)} == {Status.CANCELLED}
     course = store.course(course_id)

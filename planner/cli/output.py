@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -46,16 +45,22 @@ def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     a Japanese name (two columns a character) keeps the columns after it aligned. Missing
     cells and None are blank; trailing blanks are cut.
     """
+    from planner.texts.monthview import display_width as width
+
     cells = [[_text(row[i]) if i < len(row) else "" for i in range(len(headers))]
              for row in rows]
     columns = list(zip(*cells, strict=True))
     numeric = [any(column) and all(_NUMBER.fullmatch(c) for c in column if c)
                for column in columns]
-    widths = [max(_width(h) + _HEADER_PADDING, *(_width(c) for c in column))
+    widths = [max(width(h) + _HEADER_PADDING, *(width(c) for c in column))
               for h, column in zip(headers, columns, strict=True)]
 
+    def justify(text: str, room: int, right: bool) -> str:
+        pad = " " * (room - width(text))
+        return pad + text if right else text + pad
+
     def line(values: Sequence[str]) -> str:
-        return _GAP.join(_justify(v, w, right) for v, w, right
+        return _GAP.join(justify(v, w, right) for v, w, right
                          in zip(values, widths, numeric, strict=True)).rstrip()
 
     return "\n".join([line(headers), _GAP.join("-" * w for w in widths),
@@ -64,16 +69,6 @@ def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
-
-
-def _width(text: str) -> int:
-    return sum(0 if unicodedata.combining(char) else
-               2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
-
-
-def _justify(text: str, width: int, right: bool) -> str:
-    pad = " " * (width - _width(text))
-    return pad + text if right else text + pad
 
 
 def event_json(event: StoredEvent, tz: Any, now: datetime) -> dict[str, Any]:

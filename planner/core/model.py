@@ -80,11 +80,6 @@ class Protocol:
     closure_gaps_per_course: int = 0
     bends_per_course: int = 0
 
-    @property
-    def can_bend(self) -> bool:
-        """Whether any rule of this protocol may bend over a closure."""
-        return self.bends_per_course > 0
-
     def audience_of(self, kind: str) -> tuple[str, ...]:
         """Who takes part in events of ``kind`` (nobody for a kind this protocol lacks)."""
         if kind == INFUSION:

@@ -29,10 +29,6 @@ class Reading(PlannerBase):
         return [e for e in self.upcoming_visits(patient_id)
                 if first <= e.start.astimezone(self.tz).date() <= last]
 
-    def away_days(self, patient_id: int) -> dict[date, str]:
-        """Days the patient cannot come (see ``planner patient away``), with the reason."""
-        return self.store.away_days_of({patient_id}).get(patient_id, {})
-
     def agenda(self, first: date, last: date, role: str | None = None) -> list[dict[str, Any]]:
         """Events from ``first`` to ``last`` (included); with ``role``, those it attends."""
         rows = self.store.agenda(self.at(first, None), self.at(last + timedelta(days=1), None))

@@ -72,18 +72,6 @@ class CourseChanges(CoursePlanning):
                                  course_id=course.id, event_id=alert.event_id)
         return changed
 
-    def apply_change(self, course_id: int, new_events: list[PlannedEvent], *, action: str,
-                     actor: str, now: datetime, reason: str | None = None,
-                     lab_attention: set[tuple[str, int]] | None = None,
-                     course_status: str | None = None) -> list[int]:
-        """Write a changed course's events and audit row only (no reminders, notices or
-        bends: ``write_change`` writes the whole change)."""
-        with self.transaction():
-            course = self.course_for_change(course_id)
-            return self._write_events(course, new_events,
-                                      ChangeRecord(action, actor, now, reason, course_status),
-                                      lab_attention or set())
-
     def _write_events(self, course: CourseForChange, new_events: list[PlannedEvent],
                       record: ChangeRecord, attention: set[tuple[str, int]]) -> list[int]:
         """Update what moved (revision + 1), add what is new, then the course and audit rows.

@@ -60,12 +60,6 @@ class Message:
             raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}, "
                              f"got {self.audience!r}")
 
-    def plus(self, *lines: Line | str) -> Message:
-        """This message with more lines (strings are plain lines)."""
-        more = tuple(line if isinstance(line, Line) else Line(line) for line in lines)
-        return Message(self.heading, self.lines + more, self.buttons, self.urgency,
-                       self.audience, self.heading_style)
-
 
 def lines(texts: Iterable[str], style: str = PLAIN) -> tuple[Line, ...]:
     """Several lines of one style."""

@@ -17,6 +17,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from planner.calendars.feeds import Feeds
+from planner.channels.telegram.context import ctx_of
 from planner.store.links import Chat
 from planner.texts import patient as bot_texts
 from planner.texts.catalogue import LANGUAGES, load_messages
@@ -63,7 +64,7 @@ def language_of(data: str) -> str | None:
 async def stop_answered(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Chat,
                         data: str) -> None:
     """The answer to /stop's question: stop (unlink, revoke, tell staff) or keep."""
-    ctx = context.application.bot_data["ctx"]
+    ctx = ctx_of(context)
     query = update.callback_query
     messages = load_messages(linked.lang)
     if data == STOP_NO:

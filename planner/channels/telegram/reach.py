@@ -17,7 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from planner.channels.telegram.context import reply
+from planner.channels.telegram.context import ctx_of, reply
 from planner.store.links import Chat
 from planner.texts import reach as reach_texts
 
@@ -30,7 +30,7 @@ async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Chat
     """A linked patient's or family member's own words: answered, and sent to the nurses."""
     message = update.effective_message
     text = (message.text or message.caption or "") if message is not None else ""
-    ctx = context.application.bot_data["ctx"]
+    ctx = ctx_of(context)
     now = ctx.now()
     with ctx.planner.store.transaction():
         ctx.planner.outbox.add_alert(
@@ -46,7 +46,7 @@ async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Chat
 
 async def unwell(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: Chat) -> None:
     """「体調がすぐれない」 pressed under a reminder: the nurses are alerted at once."""
-    ctx = context.application.bot_data["ctx"]
+    ctx = ctx_of(context)
     label = reach_texts.unwell_label(linked.lang)
     _alert(ctx, "unwell", linked, label, None)
     await _acknowledge(update.callback_query, label)
@@ -57,7 +57,7 @@ async def check_in(update: Update, context: ContextTypes.DEFAULT_TYPE, linked: C
                    event_id: int, answer: str) -> None:
     """A check-in answer: a fever or "please call me" alerts the nurses at once; the
     check-in is edited to show the answer, and its buttons go."""
-    ctx = context.application.bot_data["ctx"]
+    ctx = ctx_of(context)
     label = reach_texts.check_in_label(answer, linked.lang)
     if answer in reach_texts.WORRYING:
         kind = "checkin_fever" if answer == "fever" else "checkin_call"
